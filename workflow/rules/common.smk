@@ -1,0 +1,80 @@
+"""Helpers shared by the rules: paths, the config slice each rule gets, and input checks."""
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+DATA_DIR = Path(config["data_dir"])
+# Written by the synthetic generator; a data folder without it is never written over.
+SYNTHETIC_MARKER = ".echobeat-synthetic"
+DATA_RESULTS = Path("results/data")
+
+
+def dataset_path(name):
+    """A file of the dataset folder, as a string for Snakemake."""
+    return str(DATA_DIR / name)
+
+
+def data_result(name):
+    """A file under results/data/."""
+    return str(DATA_RESULTS / name)
+
+
+def final_outputs():
+    """Everything `rule all` asks for."""
+    return [
+        data_result("manifest.csv"),
+        data_result("excluded.csv"),
+        data_result("tracings.csv"),
+        data_result("verify_report.md"),
+    ]
+
+
+def guard_synthetic_target():
+    """Refuse to generate synthetic data into a folder that holds other data."""
+    filelist = DATA_DIR / "FileList.csv"
+    if filelist.exists() and not (DATA_DIR / SYNTHETIC_MARKER).exists():
+        raise WorkflowError(
+            f"dataset: synthetic would write into {DATA_DIR}, which already holds a FileList.csv "
+            f"not made by the generator (no {SYNTHETIC_MARKER} file). Point data_dir at another "
+            "folder, or set dataset: real to use the data that is there."
+        )
+
+
+def dataset_inputs(wildcards):
+    """The dataset's files; with real data, a clear error when they are not there yet."""
+    names = {
+        "filelist": "FileList.csv",
+        "tracings": "VolumeTracings.csv",
+        "videos": "Videos",
+    }
+    if config["dataset"] == "real":
+        missing = [n for n in names.values() if not (DATA_DIR / n).exists()]
+        if missing:
+            raise WorkflowError(
+                f"The EchoNet-Dynamic dataset is not in {DATA_DIR}: missing {', '.join(missing)}. "
+                "Download it from the Stanford AIMI EchoNet-Dynamic page and unpack it there "
+                "(see README.md, 'The real dataset'), set data_dir to where it is, or run the "
+                "demo with --configfile config/demo.yaml."
+            )
+    return {key: dataset_path(name) for key, name in names.items()}
+
+
+def verify_settings():
+    """The slice of config that shapes verification (threads excluded: they change nothing)."""
+    data = config["data"]
+    return {
+        key: data[key]
+        for key in (
+            "on_error",
+            "repeated_tracings",
+            "ef_tolerance",
+            "fps_tolerance",
+            "frame_size",
+        )
+    }
+
+
+def synthetic_settings():
+    """The slice of config that shapes the synthetic dataset."""
+    return {key: value for key, value in config["synthetic"].items() if key != "threads"}

@@ -1,0 +1,23 @@
+"""Logging for rule scripts: one log file per job (Snakemake's ``log:``) plus stderr."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat") -> logging.Logger:
+    """Send the library's log records to ``log_path`` and to stderr; return the logger."""
+    root = logging.getLogger("echobeat")
+    root.setLevel(logging.INFO)
+    root.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return logging.getLogger(name)
