@@ -77,4 +77,6 @@ def verify_settings():
 
 def synthetic_settings():
     """The slice of config that shapes the synthetic dataset."""
-    return {key: value for key, value in config["synthetic"].items() if key != "threads"}
+    return {
+        key: value for key, value in config["synthetic"].items() if key != "threads"
+    }

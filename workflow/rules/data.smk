@@ -1,6 +1,5 @@
 """Data stage: the synthetic dataset (when asked for) and dataset verification."""
 
-
 if config["dataset"] == "synthetic":
 
     guard_synthetic_target()
@@ -11,18 +10,18 @@ if config["dataset"] == "synthetic":
             tracings=dataset_path("VolumeTracings.csv"),
             videos=directory(dataset_path("Videos")),
             marker=dataset_path(SYNTHETIC_MARKER),
-        params:
-            settings=synthetic_settings(),
-        threads: config["synthetic"]["threads"]
-        resources:
-            mem_mb=2000,
-            runtime=30,
         log:
             "logs/synthetic_dataset.log",
         benchmark:
             "logs/benchmarks/synthetic_dataset.tsv"
         conda:
             "../../envs/data.yaml"
+        threads: config["synthetic"]["threads"]
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            settings=synthetic_settings(),
         script:
             "../scripts/synthetic_dataset.py"
 
@@ -35,17 +34,17 @@ rule verify_dataset:
         excluded=data_result("excluded.csv"),
         tracings=data_result("tracings.csv"),
         report=data_result("verify_report.md"),
-    params:
-        settings=verify_settings(),
-    threads: config["data"]["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=120,
     log:
         "logs/verify_dataset.log",
     benchmark:
         "logs/benchmarks/verify_dataset.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: config["data"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings=verify_settings(),
     script:
         "../scripts/verify_dataset.py"

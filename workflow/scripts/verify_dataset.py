@@ -27,4 +27,9 @@ write_csv(snakemake.output.manifest, result.manifest)
 write_csv(snakemake.output.excluded, result.excluded)
 write_csv(snakemake.output.tracings, result.tracings)
 write_text(snakemake.output.report, result.report())
-log.info("%d usable videos, %d excluded, %d problems reported", len(result.manifest), len(result.excluded), len(result.problems))
+log.info(
+    "%d usable videos, %d excluded, %d problems reported",
+    len(result.manifest),
+    len(result.excluded),
+    len(result.problems),
+)

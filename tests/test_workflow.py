@@ -1,0 +1,101 @@
+"""The real snakemake command line on copies of the workflow: planning, config validation, runs."""
+
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import REPO, run_snakemake, tiny_settings, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+def test_demo_config_plans_the_data_stage(workflow_dir):
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/demo.yaml")
+    assert "synthetic_dataset" in proc.stdout and "verify_dataset" in proc.stdout
+
+
+def test_real_config_plans_with_a_dataset_in_place(workflow_dir, tmp_path):
+    data = tmp_path / "EchoNet-Dynamic"
+    (data / "Videos").mkdir(parents=True)
+    (data / "FileList.csv").write_text("FileName,EF,ESV,EDV,FrameHeight,FrameWidth,FPS,NumberOfFrames,Split\n")
+    (data / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\n")
+    proc = run_snakemake(workflow_dir, "-n", "--config", f"data_dir={data}")
+    assert "verify_dataset" in proc.stdout and "synthetic_dataset" not in proc.stdout
+
+
+def test_real_config_without_the_dataset_says_where_to_get_it(workflow_dir):
+    proc = run_snakemake(workflow_dir, "-n", check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "resources/EchoNet-Dynamic" in output and "Stanford AIMI" in output
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"data": {"on_eror": "stop"}}, "'on_eror' was unexpected"),
+        ({"synthetic": {"n_videos": "many"}}, "'many' is not of type 'integer'"),
+        ({"data": {"on_error": "ignore"}}, "'ignore' is not one of ['stop', 'exclude']"),
+        ({"datasett": "real"}, "'datasett' was unexpected"),
+    ],
+)
+def test_bad_config_fails_naming_the_key(workflow_dir, config, expected):
+    path = write_config(workflow_dir / "bad.yaml", config)
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+
+
+def test_tiny_synthetic_run_end_to_end(workflow_dir):
+    config = {
+        "dataset": "synthetic",
+        "data_dir": "resources/tiny",
+        "data": {"threads": 2},
+        "synthetic": {**tiny_settings(n_videos=6), "threads": 2},
+    }
+    path = write_config(workflow_dir / "tiny.yaml", config)
+    run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
+    manifest = pd.read_csv(workflow_dir / "results/data/manifest.csv")
+    assert len(manifest) == 6 and set(manifest["Split"]) <= {"TRAIN", "VAL", "TEST"}
+    assert pd.read_csv(workflow_dir / "results/data/excluded.csv").empty
+    report = (workflow_dir / "results/data/verify_report.md").read_text()
+    assert "None: every row, tracing and video checked out." in report
+    assert (workflow_dir / "resources/tiny/.echobeat-synthetic").exists()
+    again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
+    assert "Nothing to be done" in again.stdout + again.stderr
+    # A changed verification setting reruns verification only, not the generator.
+    config["data"]["ef_tolerance"] = 2.0
+    write_config(path, config)
+    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
+    assert "verify_dataset" in plan.stdout and "synthetic_dataset" not in plan.stdout
+
+
+def test_damaged_real_dataset_stops_with_one_clear_message(workflow_dir, tiny_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    victim = pd.read_csv(data / "FileList.csv")["FileName"][2]
+    (data / "Videos" / f"{victim}.avi").unlink()
+    proc = run_snakemake(workflow_dir, "--cores", "1", "--config", f"data_dir={data}", check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "Dataset check of" in output and f"[video_missing] {victim}" in output
+    assert "Traceback" not in output
+    assert not (workflow_dir / "results/data/manifest.csv").exists()
+    path = write_config(workflow_dir / "exclude.yaml", {"data_dir": str(data), "data": {"on_error": "exclude"}})
+    run_snakemake(workflow_dir, "--cores", "1", "--configfile", str(path))
+    excluded = pd.read_csv(workflow_dir / "results/data/excluded.csv")
+    assert excluded["FileName"].tolist() == [victim]
+
+
+def test_synthetic_never_writes_over_other_data(workflow_dir, tiny_dataset, tmp_path):
+    data = tmp_path / "real"
+    shutil.copytree(tiny_dataset, data)
+    (data / ".echobeat-synthetic").unlink()
+    path = write_config(workflow_dir / "clash.yaml", {"dataset": "synthetic", "data_dir": str(data)})
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0 and "not made by the generator" in proc.stdout + proc.stderr
+
+
+def test_lint_and_format_are_clean():
+    proc = run_snakemake(REPO, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
