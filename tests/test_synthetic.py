@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import tiny_settings
+
 from echobeat import phantom, synthetic
 from echobeat.filelist import FILELIST_COLUMNS, ejection_fraction
 from echobeat.tracings import TRACING_COLUMNS, disk_volume, tracing_mask

@@ -7,6 +7,7 @@ rounded half-to-even first. A tracing is 21 rows: row 0 the long axis (not a ver
 
 import numpy as np
 import pytest
+
 from echobeat.tracings import disk_volume, polygon, select_rows, tracing_mask
 
 

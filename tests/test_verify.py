@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import tiny_settings
+
 from echobeat.problems import KINDS, DatasetFormatError, Severity
 from echobeat.synthetic import generate_dataset
 from echobeat.verify import DatasetCheckFailed, VerifySettings, verify_dataset

@@ -1,10 +1,13 @@
 """The real snakemake command line on copies of the workflow: planning, config validation, runs."""
 
+import json
 import shutil
 
 import pandas as pd
 import pytest
 from conftest import REPO, run_snakemake, tiny_settings, write_config
+
+from echobeat.video_io import read_video, write_video
 
 pytestmark = pytest.mark.workflow
 
@@ -61,8 +64,19 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     report = (workflow_dir / "results/data/verify_report.md").read_text()
     assert "None: every row, tracing and video checked out." in report
     assert (workflow_dir / "resources/tiny/.echobeat-synthetic").exists()
+    index = pd.read_csv(workflow_dir / "results/data/cache/index.csv")
+    assert index["FileName"].tolist() == manifest["FileName"].tolist()
+    stats = json.loads((workflow_dir / "results/data/normalisation.json").read_text())
+    assert stats["videos"] == (manifest["Split"] == "TRAIN").sum() and 0 < stats["mean"][0] < 255
     again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr
+    # A video whose content changes is decoded again; the other cache entries are reused.
+    name = manifest["FileName"][0]
+    video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
+    write_video(video, read_video(video)[0, ::-1], fps=manifest["FPS"][0])
+    run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
+    log = (workflow_dir / "logs/cache_videos.log").read_text()
+    assert "6 entries, 1 decoded now, 5 reused" in log
     # A changed verification setting reruns verification only, not the generator.
     config["data"]["ef_tolerance"] = 2.0
     write_config(path, config)

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pandas as pd
+
 from snakemake.exceptions import WorkflowError
 
 DATA_DIR = Path(config["data_dir"])
@@ -27,6 +29,8 @@ def final_outputs():
         data_result("excluded.csv"),
         data_result("tracings.csv"),
         data_result("verify_report.md"),
+        data_result("cache/index.csv"),
+        data_result("normalisation.json"),
     ]
 
 
@@ -79,4 +83,22 @@ def synthetic_settings():
     """The slice of config that shapes the synthetic dataset."""
     return {
         key: value for key, value in config["synthetic"].items() if key != "threads"
+    }
+
+
+def normalisation_settings():
+    """The slice of config that shapes the normalisation statistics."""
+    return dict(config["normalisation"])
+
+
+def cache_inputs(wildcards):
+    """The manifest and every usable video, so that a changed video refreshes the cache.
+
+    verify_dataset is a checkpoint: the list of videos is known once the manifest exists.
+    """
+    manifest = checkpoints.verify_dataset.get().output.manifest
+    names = pd.read_csv(manifest, dtype={"FileName": str})["FileName"]
+    return {
+        "manifest": manifest,
+        "videos": [str(DATA_DIR / "Videos" / f"{name}.avi") for name in names],
     }

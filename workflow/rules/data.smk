@@ -26,7 +26,7 @@ if config["dataset"] == "synthetic":
             "../scripts/synthetic_dataset.py"
 
 
-rule verify_dataset:
+checkpoint verify_dataset:
     input:
         unpack(dataset_inputs),
     output:
@@ -48,3 +48,41 @@ rule verify_dataset:
         settings=verify_settings(),
     script:
         "../scripts/verify_dataset.py"
+
+
+rule cache_videos:
+    input:
+        unpack(cache_inputs),
+    output:
+        index=data_result("cache/index.csv"),
+    log:
+        "logs/cache_videos.log",
+    benchmark:
+        "logs/benchmarks/cache_videos.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: config["cache"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        videos_dir=dataset_path("Videos"),
+    script:
+        "../scripts/cache_videos.py"
+
+
+rule normalisation:
+    input:
+        manifest=data_result("manifest.csv"),
+        index=data_result("cache/index.csv"),
+    output:
+        stats=data_result("normalisation.json"),
+    log:
+        "logs/normalisation.log",
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=normalisation_settings(),
+    script:
+        "../scripts/normalisation.py"

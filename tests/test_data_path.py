@@ -1,0 +1,211 @@
+"""The fast data path: cache contents, clip geometry, normalisation, datasets, invalidation."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from echobeat.cache import CacheError, VideoCache, build_cache, entry_paths
+from echobeat.clips import clip_frames, clip_starts, crop_offsets, n_clips, padded_length, take_clip
+from echobeat.datasets import (
+    ClipDataset,
+    FrameBatches,
+    Normaliser,
+    TracedFramesDataset,
+    pad_and_crop,
+    to_three_channels,
+)
+from echobeat.normalisation import mean_and_std
+from echobeat.tracings import tracing_mask
+from echobeat.verify import VerifySettings, verify_dataset
+from echobeat.video_io import read_video, write_video
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory):
+    """The tiny dataset (videos of 30-70 frames), verified and cached."""
+    from conftest import tiny_settings
+
+    from echobeat.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("datapath")
+    generate_dataset(root / "data", tiny_settings(n_videos=6, seed=3), threads=2)
+    result = verify_dataset(root / "data", VerifySettings())
+    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache", threads=2)
+    return root, result, index
+
+
+def test_hand_worked_clip_geometry():
+    # F = 70, 32 x 2: no padding, starts 0..7, the last clip ends on frame 69.
+    assert padded_length(70, 32, 2) == 70
+    assert n_clips(70, 32, 2) == 8
+    assert clip_starts(70, 32, 2).tolist() == list(range(8))
+    assert clip_frames(7, 32, 2).tolist() == list(range(7, 70, 2))
+    # F = 40: padded to 64 frames, starts 0 and 1; each clip has 20 real frames and 12 padding.
+    assert padded_length(40, 32, 2) == 64
+    assert clip_starts(40, 32, 2).tolist() == [0, 1]
+    video = np.arange(40, dtype=np.uint8).reshape(1, 40, 1, 1)
+    frames, n_pad = take_clip(video, 1, 32, 2)
+    assert frames.ravel().tolist() == list(range(1, 40, 2)) and n_pad == 12
+    frames, n_pad = take_clip(video, 0, 32, 2)
+    assert frames.ravel().tolist() == list(range(0, 40, 2)) and n_pad == 12
+    with pytest.raises(IndexError):
+        take_clip(video, 2, 32, 2)
+    # Crop offsets of pad = 12 cover 0..24 in both directions.
+    rng = np.random.default_rng(0)
+    offsets = np.array([crop_offsets(rng, 12) for _ in range(3000)])
+    assert offsets.min() == 0 and offsets.max() == 24
+
+
+def test_pad_and_crop_moves_the_picture():
+    clip = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4) + 1
+    np.testing.assert_array_equal(pad_and_crop(clip, 2, (2, 2)), clip)  # centred crop: unchanged
+    shifted = pad_and_crop(clip, 2, (0, 4))  # two rows of padding on top, content moved left by 2
+    assert (shifted[:, :, :2] == 0).all() and (shifted[:, :, :, 2:] == 0).all()
+    np.testing.assert_array_equal(shifted[:, :, 2:, :2], clip[:, :, :2, 2:])
+
+
+def test_cache_serves_exactly_the_decoded_video(verified):
+    root, result, index = verified
+    cache = VideoCache(root / "cache", index)
+    assert (index["Channels"] == 1).all(), "identical grey channels are stored once"
+    assert index["Frames"].min() < 64
+    for name in result.manifest["FileName"]:
+        decoded = read_video(root / "data" / "Videos" / f"{name}.avi")
+        np.testing.assert_array_equal(to_three_channels(np.asarray(cache.video(name))), decoded)
+
+
+def test_clips_frames_and_masks_equal_those_from_the_avi(verified):
+    root, result, index = verified
+    cache = VideoCache(root / "cache", index)
+    normaliser = Normaliser([30.0, 31.0, 32.0], [40.0, 41.0, 42.0])
+    clips = ClipDataset(cache, result.manifest, normaliser, 32, 2, clips="all")
+    videos = {name: read_video(root / "data" / "Videos" / f"{name}.avi") for name in clips.names}
+    assert len(clips) == sum(n_clips(v.shape[1], 32, 2) for v in videos.values())
+    for i in range(len(clips)):
+        v, start, _ = clips.locate(i)
+        expected, n_pad = take_clip(videos[clips.names[v]], start, 32, 2)
+        raw, raw_pad = clips.raw(i)
+        np.testing.assert_array_equal(to_three_channels(raw), expected)
+        clip, target, video_index, clip_start = clips[i]
+        assert clip.shape == (3, 32, 112, 112) and clip.dtype == torch.float32
+        assert (video_index, clip_start, raw_pad) == (v, start, n_pad)
+        by_hand = (expected.astype(np.float32) - normaliser.mean[:, None, None, None]) / normaliser.std[
+            :, None, None, None
+        ]
+        np.testing.assert_allclose(clip[:, : 32 - n_pad].numpy(), by_hand, rtol=0, atol=1e-6)
+        assert (clip[:, 32 - n_pad :] == 0).all()
+        assert target.item() == pytest.approx(result.manifest["EF"].iloc[v])
+    traced = TracedFramesDataset(cache, result.manifest, result.tracings, normaliser)
+    for i, row in enumerate(result.manifest.itertuples()):
+        ed, es, ed_mask, es_mask = traced.raw(i)
+        np.testing.assert_array_equal(to_three_channels(ed), videos[row.FileName][:, row.EDFrame])
+        np.testing.assert_array_equal(to_three_channels(es), videos[row.FileName][:, row.ESFrame])
+        rows = result.tracings[result.tracings["FileName"] == row.FileName]
+        for phase, mask in (("ED", ed_mask), ("ES", es_mask)):
+            coords = rows[rows["Phase"] == phase][["X1", "Y1", "X2", "Y2"]].to_numpy()
+            np.testing.assert_array_equal(mask, tracing_mask(coords, (112, 112)))
+        items = traced[i]
+        assert [t.shape for t in items] == [(3, 112, 112), (3, 112, 112), (112, 112), (112, 112)]
+
+
+def test_random_clips_do_not_depend_on_workers(verified):
+    root, result, index = verified
+    normaliser = Normaliser([0, 0, 0], [1, 1, 1])
+
+    def epoch_clips(workers: int, epoch: int):
+        dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, pad=12, seed=5)
+        dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=2, num_workers=workers)
+        return torch.cat([clip for clip, *_ in loader])
+
+    single = epoch_clips(0, 1)
+    torch.testing.assert_close(single, epoch_clips(2, 1), rtol=0, atol=0)
+    assert not torch.equal(single, epoch_clips(0, 2)), "another epoch draws other clips"
+
+
+def test_frame_batches_cover_every_frame_once(verified):
+    root, result, index = verified
+    cache = VideoCache(root / "cache", index)
+    names = result.manifest["FileName"].tolist()
+    normaliser = Normaliser([0, 0, 0], [1, 1, 1])
+    seen = []
+    for workers in (0, 2):
+        loader = DataLoader(FrameBatches(cache, names, normaliser, batch_size=50), batch_size=None, num_workers=workers)
+        pairs = set()
+        for frames, videos, indices in loader:
+            assert frames.shape[0] == videos.shape[0] == indices.shape[0] <= 50
+            for frame, v, f in zip(frames, videos.tolist(), indices.tolist(), strict=True):
+                assert (v, f) not in pairs
+                pairs.add((v, f))
+                if f == 3:
+                    expected = to_three_channels(np.asarray(cache.video(names[v])[:, 3])).astype(np.float32)
+                    np.testing.assert_array_equal(frame.numpy(), expected)
+        seen.append(pairs)
+    assert seen[0] == seen[1] == {(v, f) for v, n in enumerate(names) for f in range(cache.n_frames(n))}
+
+
+def test_normalisation_matches_a_hand_computation(tmp_path):
+    # Constant videos: TRAIN A (40 frames of 10), B (20 frames of 30), C (64 frames of 50);
+    # VAL D (frames of 200) must not count. Each 16 x 2 clip has 16 frames; B's has 10 real
+    # frames and 6 zero padding frames (padded to 32 frames), whatever its start.
+    videos = tmp_path / "Videos"
+    specs = {"A": (40, 10, "TRAIN"), "B": (20, 30, "TRAIN"), "C": (64, 50, "TRAIN"), "D": (40, 200, "VAL")}
+    for name, (frames, value, _) in specs.items():
+        write_video(videos / f"{name}.avi", np.full((frames, 112, 112), value, np.uint8), 50)
+    manifest = pd.DataFrame({"FileName": list(specs), "Split": [s[2] for s in specs.values()]})
+    index = build_cache(manifest, videos, tmp_path / "cache")
+    train = manifest.loc[manifest["Split"] == "TRAIN", "FileName"].tolist()
+    stats = mean_and_std(VideoCache(tmp_path / "cache", index), train, samples=128, length=16, period=2, seed=0)
+    # Per 16 frames of 112 x 112: A 16 frames of 10, B 10 of 30 and 6 of 0, C 16 of 50.
+    n = 48
+    mean = (16 * 10 + 10 * 30 + 16 * 50) / n  # 26.25
+    mean_sq = (16 * 100 + 10 * 900 + 16 * 2500) / n
+    assert stats["mean"] == pytest.approx([mean] * 3)
+    assert stats["std"] == pytest.approx([np.sqrt(mean_sq - mean**2)] * 3)  # 19.1077...
+    assert stats["mean"][0] == pytest.approx(26.25)
+    assert stats["std"][0] == pytest.approx(19.10770, abs=1e-5)
+    assert stats["videos"] == 3 and stats["pixels_per_channel"] == n * 112 * 112
+
+
+def test_damaged_entries_are_rebuilt_and_nothing_else(verified, tmp_path):
+    root, result, _ = verified
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    shutil.copytree(root / "data", data)
+    build = lambda: build_cache(result.manifest, data / "Videos", cache_dir, threads=2)  # noqa: E731
+    assert build()["Rebuilt"].all()
+    assert not build()["Rebuilt"].any(), "an up-to-date cache is reused"
+    names = result.manifest["FileName"].tolist()
+    entry_paths(cache_dir, names[0]).array.unlink()  # deleted
+    with open(entry_paths(cache_dir, names[1]).array, "r+b") as handle:  # truncated
+        handle.truncate(1000)
+    os.utime(data / "Videos" / f"{names[2]}.avi")  # source touched
+    sidecar = entry_paths(cache_dir, names[3]).sidecar  # crash between array and sidecar
+    sidecar.unlink()
+    assert build().set_index("FileName")["Rebuilt"].to_dict() == {name: int(i < 4) for i, name in enumerate(names)}
+
+
+def test_readers_never_read_a_damaged_entry_silently(verified, tmp_path):
+    root, result, _ = verified
+    cache_dir = tmp_path / "cache"
+    index = build_cache(result.manifest, root / "data" / "Videos", cache_dir)
+    name = result.manifest["FileName"][0]
+    array = entry_paths(cache_dir, name).array
+    good = np.load(array).copy()
+    data = bytearray(array.read_bytes())
+    data[-5] ^= 0xFF  # same size, one pixel flipped
+    array.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="CRC32"):
+        VideoCache(cache_dir, index, heal=False).video(name)
+    with open(array, "r+b") as handle:
+        handle.truncate(500)
+    with pytest.raises(CacheError, match="truncated"):
+        VideoCache(cache_dir, index, heal=False).video(name)
+    healed = VideoCache(cache_dir, index).video(name)
+    np.testing.assert_array_equal(healed, good)
+    assert json.loads(entry_paths(cache_dir, name).sidecar.read_text())["bytes"] == array.stat().st_size
