@@ -18,6 +18,7 @@ from echobeat.datasets import (
     Normaliser,
     TracedFramesDataset,
     pad_and_crop,
+    prebatched,
     to_three_channels,
 )
 from echobeat.normalisation import mean_and_std
@@ -121,31 +122,54 @@ def test_random_clips_do_not_depend_on_workers(verified):
     def epoch_clips(workers: int, epoch: int):
         dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, pad=12, seed=5)
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=2, num_workers=workers)
-        return torch.cat([clip for clip, *_ in loader])
+        loader = DataLoader(dataset, batch_size=2, num_workers=workers, collate_fn=prebatched)
+        return torch.cat([batch.normalised(normaliser) for batch in loader])
 
     single = epoch_clips(0, 1)
     torch.testing.assert_close(single, epoch_clips(2, 1), rtol=0, atol=0)
     assert not torch.equal(single, epoch_clips(0, 2)), "another epoch draws other clips"
 
 
+def test_augmented_batches_equal_pad_then_crop(verified):
+    root, result, index = verified
+    normaliser = Normaliser([30.0, 31.0, 32.0], [40.0, 41.0, 42.0])
+    dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 32, 2, pad=12, seed=1)
+    batch = dataset.__getitems__(list(range(len(dataset))))
+    assert batch.pixels.dtype == torch.uint8 and batch.pixels.shape[1] == 1, "grey clips travel as one uint8 channel"
+    clips, targets, videos, starts = batch.normalised(normaliser), batch.targets, batch.videos, batch.starts
+    offsets = set()
+    for i in range(len(dataset)):
+        video, start, offset = dataset.locate(i)
+        offsets.add(offset)
+        frames, n_pad = dataset.raw(i)
+        padded = np.concatenate([normaliser(frames), np.zeros((3, n_pad, 112, 112), np.float32)], axis=1)
+        expected = pad_and_crop(padded, 12, offset)
+        np.testing.assert_array_equal(dataset[i][0].numpy(), expected)
+        np.testing.assert_allclose(clips[i].numpy(), expected, rtol=0, atol=1e-6)
+        assert (videos[i].item(), starts[i].item()) == (video, start)
+        assert targets[i].item() == pytest.approx(result.manifest["EF"].iloc[video])
+    assert len(offsets) > 1
+
+
 def test_frame_batches_cover_every_frame_once(verified):
     root, result, index = verified
     cache = VideoCache(root / "cache", index)
     names = result.manifest["FileName"].tolist()
-    normaliser = Normaliser([0, 0, 0], [1, 1, 1])
+    normaliser = Normaliser([10.0, 10.0, 10.0], [2.0, 2.0, 2.0])
     seen = []
     for workers in (0, 2):
-        loader = DataLoader(FrameBatches(cache, names, normaliser, batch_size=50), batch_size=None, num_workers=workers)
+        loader = DataLoader(FrameBatches(cache, names, batch_size=50), batch_size=None, num_workers=workers)
         pairs = set()
-        for frames, videos, indices in loader:
+        for pixels, videos, indices in loader:
+            frames = normaliser.batch(pixels)
             assert frames.shape[0] == videos.shape[0] == indices.shape[0] <= 50
+            assert frames.shape[1:] == (3, 112, 112) and frames.dtype == torch.float32
             for frame, v, f in zip(frames, videos.tolist(), indices.tolist(), strict=True):
                 assert (v, f) not in pairs
                 pairs.add((v, f))
                 if f == 3:
                     expected = to_three_channels(np.asarray(cache.video(names[v])[:, 3])).astype(np.float32)
-                    np.testing.assert_array_equal(frame.numpy(), expected)
+                    np.testing.assert_array_equal(frame.numpy(), (expected - 10) / 2)
         seen.append(pairs)
     assert seen[0] == seen[1] == {(v, f) for v, n in enumerate(names) for f in range(cache.n_frames(n))}
 

@@ -11,6 +11,21 @@ from echobeat.video_io import read_video, write_video
 
 pytestmark = pytest.mark.workflow
 
+# A segmentation stage small enough for a test: one epoch of a small model.
+TINY_SEGMENTATION = {
+    "name": "tiny",
+    "model": "lraspp_mobilenet_v3_large",
+    "epochs": 1,
+    "batch_size": 2,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "bn_momentum": 0.1,
+    "inference_batch_size": 64,
+    "bootstrap_samples": 200,
+    "size_splits": ["all"],
+    "threads": 2,
+}
+
 
 def test_demo_config_plans_the_data_stage(workflow_dir):
     proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/demo.yaml")
@@ -55,6 +70,8 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         "data_dir": "resources/tiny",
         "data": {"threads": 2},
         "synthetic": {**tiny_settings(n_videos=6), "threads": 2},
+        "cache": {"threads": 2},
+        "segmentation": TINY_SEGMENTATION,
     }
     path = write_config(workflow_dir / "tiny.yaml", config)
     run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
@@ -68,8 +85,38 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     assert index["FileName"].tolist() == manifest["FileName"].tolist()
     stats = json.loads((workflow_dir / "results/data/normalisation.json").read_text())
     assert stats["videos"] == (manifest["Split"] == "TRAIN").sum() and 0 < stats["mean"][0] < 255
+    seg = workflow_dir / "results/segmentation/tiny"
+    size = pd.read_csv(seg / "size.csv")
+    assert size.columns.tolist() == ["Filename", "Frame", "Size", "HumanLarge", "HumanSmall", "ComputerSmall"]
+    assert set(size["Filename"]) == {f"{name}.avi" for name in manifest["FileName"]}
+    assert len(size) == manifest["NumberOfFrames"].sum()
+    per_video = size.groupby("Filename")
+    assert (per_video["HumanLarge"].sum() == 1).all() and (per_video["HumanSmall"].sum() == 1).all()
+    flagged = size[size["HumanLarge"] == 1].set_index("Filename")["Frame"]
+    expected = manifest.assign(Filename=manifest["FileName"] + ".avi").set_index("Filename")["EDFrame"]
+    assert flagged.sort_index().tolist() == expected.sort_index().tolist()
+    assert set(size["ComputerSmall"]) <= {0, 1} and (size["Size"] >= 0).all()
+    dice = pd.read_csv(seg / "dice.csv")
+    assert dice[["split", "which"]].values.tolist() == [
+        [split, which] for split in ("VAL", "TEST") for which in ("overall", "large", "small")
+    ]
+    assert (dice["ci_low"] <= dice["dice"] + 1e-12).all() and (dice["dice"] <= dice["ci_high"] + 1e-12).all()
+    log = pd.read_csv(seg / "log.csv")
+    assert log.columns.tolist()[:3] == ["epoch", "phase", "loss"] and "peak_memory_mb" in log.columns
+    for split in ("val", "test"):
+        table = pd.read_csv(seg / f"{split}_dice.csv")
+        assert table.columns.tolist() == ["Filename", "Overall", "Large", "Small"]
+        assert len(table) == (manifest["Split"] == split.upper()).sum()
     again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr
+    # A beat-detection edit reruns size inference only.
+    config["segmentation"] = {**TINY_SEGMENTATION, "beats": {"trim": "percentile"}}
+    write_config(path, config)
+    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
+    assert "segment_all_frames" in plan.stdout
+    assert "train_segmentation" not in plan.stdout and "evaluate_segmentation" not in plan.stdout
+    config["segmentation"] = TINY_SEGMENTATION
+    write_config(path, config)
     # A video whose content changes is decoded again; the other cache entries are reused.
     name = manifest["FileName"][0]
     video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
@@ -89,14 +136,15 @@ def test_damaged_real_dataset_stops_with_one_clear_message(workflow_dir, tiny_da
     shutil.copytree(tiny_dataset, data)
     victim = pd.read_csv(data / "FileList.csv")["FileName"][2]
     (data / "Videos" / f"{victim}.avi").unlink()
-    proc = run_snakemake(workflow_dir, "--cores", "1", "--config", f"data_dir={data}", check=False)
+    target = "results/data/manifest.csv"
+    proc = run_snakemake(workflow_dir, target, "--cores", "1", "--config", f"data_dir={data}", check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert "Dataset check of" in output and f"[video_missing] {victim}" in output
     assert "Traceback" not in output
     assert not (workflow_dir / "results/data/manifest.csv").exists()
     path = write_config(workflow_dir / "exclude.yaml", {"data_dir": str(data), "data": {"on_error": "exclude"}})
-    run_snakemake(workflow_dir, "--cores", "1", "--configfile", str(path))
+    run_snakemake(workflow_dir, target, "--cores", "1", "--configfile", str(path))
     excluded = pd.read_csv(workflow_dir / "results/data/excluded.csv")
     assert excluded["FileName"].tolist() == [victim]
 

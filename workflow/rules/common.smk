@@ -31,6 +31,8 @@ def final_outputs():
         data_result("verify_report.md"),
         data_result("cache/index.csv"),
         data_result("normalisation.json"),
+        segmentation_result("dice.csv"),
+        segmentation_result("size.csv"),
     ]
 
 
@@ -102,3 +104,53 @@ def cache_inputs(wildcards):
         "manifest": manifest,
         "videos": [str(DATA_DIR / "Videos" / f"{name}.avi") for name in names],
     }
+
+
+SEGMENTATION_DIR = Path("results/segmentation") / config["segmentation"]["name"]
+# The keys of config["segmentation"] each rule uses; an edit reruns only the rules using it.
+SEGMENTATION_KEYS = {
+    "train": [
+        "model",
+        "weights",
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "lr_step",
+        "lr_gamma",
+        "seed",
+        "bn_momentum",
+        "device",
+    ],
+    "evaluate": [
+        "model",
+        "device",
+        "inference_batch_size",
+        "bootstrap_samples",
+        "seed",
+    ],
+    "sizes": ["model", "device", "inference_batch_size", "size_splits", "beats"],
+}
+
+
+def segmentation_result(name):
+    """A file under results/segmentation/<name>/."""
+    return str(SEGMENTATION_DIR / name)
+
+
+def segmentation_data():
+    """The data-stage outputs every segmentation rule reads."""
+    return {
+        "manifest": data_result("manifest.csv"),
+        "tracings": data_result("tracings.csv"),
+        "index": data_result("cache/index.csv"),
+        "normalisation": data_result("normalisation.json"),
+    }
+
+
+def segmentation_settings(rule):
+    """The slice of config["segmentation"] that rule ``rule`` uses."""
+    section = config["segmentation"]
+    return {key: section[key] for key in SEGMENTATION_KEYS[rule]}

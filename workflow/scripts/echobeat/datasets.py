@@ -1,12 +1,21 @@
 """torch Datasets on the video cache: traced frames, clips, and frame batches.
 
 Pixels are normalised on the fly to float32, (x - mean[c]) / std[c] for the three channels
-(a one-channel cache entry is broadcast to three). Randomness (clip starts, crop offsets) is
-drawn from a generator seeded by (seed, epoch, item), never from a worker's state, so a run
-with the same seed yields the same clips whatever the number of DataLoader workers.
+(a one-channel cache entry is broadcast to three). Single items come normalised. Whole
+batches (``__getitems__`` of the clip dataset, every batch of ``FrameBatches``) travel from
+the DataLoader workers as uint8, a quarter (a twelfth for grey videos) of the float32 bytes,
+and are normalised where they are used, on the GPU when there is one
+(``ClipBatch.normalised``, ``Normaliser.batch``): the same numbers, far less copying.
+
+Randomness (clip starts, crop offsets) is drawn from a generator seeded by (seed, epoch,
+item), never from a worker's state, so a run with the same seed yields the same clips
+whatever the number of DataLoader workers.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,23 +33,64 @@ class Normaliser:
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(3)
         self.std = np.asarray(std, dtype=np.float32).reshape(3)
+        self._same_for_all = bool(np.all(self.mean == self.mean[0]) and np.all(self.std == self.std[0]))
 
     @classmethod
     def from_json(cls, stats: dict) -> Normaliser:
         return cls(stats["mean"], stats["std"])
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        """``pixels`` is (C, ...) with C = 1 or 3; returns float32 (3, ...)."""
-        shape = (3,) + (1,) * (pixels.ndim - 1)
-        out = np.empty((3, *pixels.shape[1:]), dtype=np.float32)
-        np.subtract(pixels, self.mean.reshape(shape), out=out, dtype=np.float32)
-        out /= self.std.reshape(shape)
+    def __call__(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``pixels`` is (C, ...) with C = 1 or 3; returns (or fills ``out`` with) float32 (3, ...)."""
+        if out is None:
+            out = np.empty((3, *pixels.shape[1:]), dtype=np.float32)
+        if pixels.shape[0] == 1 and self._same_for_all:
+            # A grey frame with one mean and std: compute one channel, copy it to the others.
+            np.subtract(pixels[0], self.mean[0], out=out[0], dtype=np.float32)
+            out[0] /= self.std[0]
+            out[1] = out[0]
+            out[2] = out[0]
+            return out
+        for c in range(3):
+            np.subtract(pixels[c if pixels.shape[0] == 3 else 0], self.mean[c], out=out[c], dtype=np.float32)
+            out[c] /= self.std[c]
         return out
+
+    def batch(self, pixels: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+        """A uint8 batch (B, C, ...) with C = 1 or 3, moved to ``device``, as float32 (B, 3, ...)."""
+        x = pixels.to(device, non_blocking=True)
+        if x.shape[1] == 1 and self._same_for_all:
+            # Grey: one channel computed, then copied into three (one pass each).
+            grey = x.float().sub_(float(self.mean[0])).div_(float(self.std[0]))
+            return grey.expand(-1, 3, *grey.shape[2:]).contiguous()
+        shape = (1, 3) + (1,) * (x.dim() - 2)
+        mean = torch.from_numpy(self.mean).to(device).view(shape)
+        std = torch.from_numpy(self.std).to(device).view(shape)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, *x.shape[2:])
+        return x.float().sub_(mean).div_(std)
 
 
 def to_three_channels(pixels: np.ndarray) -> np.ndarray:
     """A (1, ...) uint8 array repeated to (3, ...); a (3, ...) array unchanged."""
     return np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels
+
+
+def batch_buffer(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> torch.Tensor:
+    """An uninitialised tensor for a whole batch.
+
+    Inside a DataLoader worker it is allocated in shared memory, as torch's own collate does,
+    so that handing the batch to the main process copies nothing.
+    """
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    elem = torch.empty(0, dtype=dtype)
+    storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
+    return elem.new(storage).resize_(*shape)
+
+
+def prebatched(batch):
+    """``collate_fn`` for datasets whose ``__getitems__`` already returns a whole batch."""
+    return batch
 
 
 class TracedFramesDataset(Dataset):
@@ -83,13 +133,47 @@ class TracedFramesDataset(Dataset):
         )
 
 
+@dataclass
+class ClipBatch:
+    """A batch of clips as the workers hand it over: uint8 pixels plus where they are real.
+
+    ``window[b]`` = (frames, row0, row1, col0, col1): clip ``b`` holds real pixels in its
+    first ``frames`` frames, rows row0:row1 and columns col0:col1; elsewhere (end padding,
+    the border the crop uncovered) it is zero after normalisation, the mean colour.
+    """
+
+    pixels: torch.Tensor  # uint8 (B, C, L, H, W), C = 1 or 3
+    window: torch.Tensor  # int64 (B, 5)
+    targets: torch.Tensor  # float32 (B,)
+    videos: torch.Tensor  # int64 (B,)
+    starts: torch.Tensor  # int64 (B,)
+
+    def __len__(self) -> int:
+        return self.pixels.shape[0]
+
+    def normalised(self, normaliser: Normaliser, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The model's input: float32 (B, 3, L, H, W) on ``device``."""
+        x = normaliser.batch(self.pixels, device)
+        _, _, length, height, width = x.shape
+        for b, (n, r0, r1, c0, c1) in enumerate(self.window.tolist()):
+            if (n, r0, r1, c0, c1) == (length, 0, height, 0, width):
+                continue  # all real pixels: nothing to zero
+            x[b, :, n:] = 0
+            x[b, :, :, :r0] = 0
+            x[b, :, :, r1:] = 0
+            x[b, :, :, :, :c0] = 0
+            x[b, :, :, :, c1:] = 0
+        return x
+
+
 class ClipDataset(Dataset):
     """Clips of ``length`` x ``period`` frames for the EF model.
 
     ``clips="random"``: one item per video, one random clip per epoch (call ``set_epoch``).
-    ``clips="all"``: one item per clip of every video. Item: (clip float32 (3, L, H, W),
-    EF target float32, video index, clip start). ``pad`` turns on the pad-and-random-crop
-    augmentation (the same crop for every frame of the clip).
+    ``clips="all"``: one item per clip of every video. An item is (clip float32
+    (3, L, H, W), EF target float32, video index, clip start); a batch from
+    ``__getitems__`` (DataLoader with ``collate_fn=prebatched``) is a :class:`ClipBatch`.
+    ``pad`` turns on the pad-and-random-crop augmentation (one crop for the whole clip).
     """
 
     def __init__(
@@ -111,6 +195,9 @@ class ClipDataset(Dataset):
         self.normaliser = normaliser
         self.length, self.period, self.clips, self.pad, self.seed = length, period, clips, pad, seed
         self.epoch = 0
+        shapes = [cache.shapes[name] for name in self.names]
+        self.channels = max((shape[0] for shape in shapes), default=1)
+        self.frame_shape = shapes[0][2:] if shapes else (112, 112)
         if clips == "all":
             self.items = [
                 (v, int(s))
@@ -143,19 +230,52 @@ class ClipDataset(Dataset):
         video, start, _ = self.locate(index)
         return take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
 
-    def __getitem__(self, index: int):
+    def fill(self, index: int, out: np.ndarray) -> tuple[int, int, tuple[int, int, int, int, int]]:
+        """Write item ``index``'s uint8 clip into ``out`` (C, L, H, W), zero outside its window.
+
+        Returns (video, start, window); see :class:`ClipBatch` for the window.
+        """
         video, start, offset = self.locate(index)
-        frames, n_pad = take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
-        clip = self.normaliser(frames)
-        if n_pad:  # zeros after normalisation: the padding is the mean colour
-            clip = np.concatenate([clip, np.zeros((3, n_pad, *clip.shape[2:]), np.float32)], axis=1)
-        if offset is not None:
-            clip = pad_and_crop(clip, self.pad, offset)
+        frames, _ = take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
+        n = frames.shape[1]
+        h, w = frames.shape[2:]
+        if offset is None:
+            out[:, :n] = frames
+            out[:, n:] = 0
+            return video, start, (n, 0, h, 0, w)
+        # Pad-and-crop without building the padded clip: out[r, c] = clip[r + dy, c + dx].
+        dy, dx = offset[0] - self.pad, offset[1] - self.pad
+        rows_out, rows_in = slice(max(0, -dy), min(h, h - dy)), slice(max(0, dy), min(h, h + dy))
+        cols_out, cols_in = slice(max(0, -dx), min(w, w - dx)), slice(max(0, dx), min(w, w + dx))
+        out[:] = 0
+        out[:, :n, rows_out, cols_out] = frames[:, :, rows_in, cols_in]
+        return video, start, (n, rows_out.start, rows_out.stop, cols_out.start, cols_out.stop)
+
+    def __getitem__(self, index: int):
+        pixels = np.empty((self.channels, self.length, *self.frame_shape), dtype=np.uint8)
+        video, start, (n, r0, r1, c0, c1) = self.fill(index, pixels)
+        clip = np.zeros((3, *pixels.shape[1:]), dtype=np.float32)
+        self.normaliser(pixels[:, :n, r0:r1, c0:c1], out=clip[:, :n, r0:r1, c0:c1])
         return torch.from_numpy(clip), torch.tensor(self.targets[video]), video, start
+
+    def __getitems__(self, indices: list[int]) -> ClipBatch:
+        """A whole batch at once, as uint8 (use ``collate_fn=prebatched``)."""
+        pixels = batch_buffer((len(indices), self.channels, self.length, *self.frame_shape))
+        array = pixels.numpy()
+        located = [self.fill(i, array[k]) for k, i in enumerate(indices)]
+        videos = torch.tensor([video for video, _, _ in located], dtype=torch.int64)
+        return ClipBatch(
+            pixels=pixels,
+            window=torch.tensor([window for _, _, window in located], dtype=torch.int64),
+            targets=torch.from_numpy(self.targets[videos.numpy()]),
+            videos=videos,
+            starts=torch.tensor([start for _, start, _ in located], dtype=torch.int64),
+        )
 
 
 def pad_and_crop(clip: np.ndarray, pad: int, offset: tuple[int, int]) -> np.ndarray:
-    """Pad every frame with ``pad`` zero pixels on each side, crop back at ``offset``."""
+    """The augmentation as ECHONET_FACTS.md §2 defines it (the reference the datasets are tested on):
+    pad every frame with ``pad`` zero pixels on each side, crop back to the frame size at ``offset``."""
     c, n, h, w = clip.shape
     padded = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=clip.dtype)
     padded[:, :, pad : pad + h, pad : pad + w] = clip
@@ -166,16 +286,17 @@ def pad_and_crop(clip: np.ndarray, pad: int, offset: tuple[int, int]) -> np.ndar
 class FrameBatches(IterableDataset):
     """Every frame of every video, in batches of ``batch_size`` frames across videos.
 
-    Yields (frames float32 (B, 3, H, W), video indices (B,), frame indices (B,)); the last
-    batch may be smaller. Only one batch of frames is in memory at a time, however long
-    the video. With several DataLoader workers, each takes its share of the videos.
+    Yields (frames uint8 (B, C, H, W), video indices (B,), frame indices (B,)), to be
+    normalised where they are used (``Normaliser.batch``); the last batch may be smaller.
+    Only one batch of frames is in memory at a time, however long the video. With several
+    DataLoader workers (``batch_size=None``), each takes its share of the videos.
     """
 
-    def __init__(self, cache: VideoCache, names: list[str], normaliser: Normaliser, batch_size: int = 256):
+    def __init__(self, cache: VideoCache, names: list[str], batch_size: int = 256):
         self.cache = cache
         self.names = list(names)
-        self.normaliser = normaliser
         self.batch_size = batch_size
+        self.channels = max((cache.shapes[name][0] for name in self.names), default=1)
 
     def _videos(self) -> range:
         info = get_worker_info()
@@ -184,7 +305,7 @@ class FrameBatches(IterableDataset):
         return range(info.id, len(self.names), info.num_workers)
 
     def __iter__(self):
-        pending: list[tuple[np.ndarray, int, np.ndarray]] = []
+        pending: list[tuple[np.ndarray, int, int]] = []
         count = 0
         for v in self._videos():
             video = self.cache.video(self.names[v])
@@ -192,21 +313,27 @@ class FrameBatches(IterableDataset):
             start = 0
             while start < n_frames:
                 take = min(self.batch_size - count, n_frames - start)
-                pending.append((np.asarray(video[:, start : start + take]), v, np.arange(start, start + take)))
+                pending.append((video[:, start : start + take], v, start))
                 count += take
                 start += take
                 if count == self.batch_size:
-                    yield self._collate(pending)
+                    yield self._collate(pending, count)
                     pending, count = [], 0
         if pending:
-            yield self._collate(pending)
+            yield self._collate(pending, count)
 
-    def _collate(self, pending):
-        frames = np.concatenate([self.normaliser(chunk) for chunk, _, _ in pending], axis=1)
-        videos = np.concatenate([np.full(len(idx), v) for _, v, idx in pending])
-        indices = np.concatenate([idx for _, _, idx in pending])
-        return (
-            torch.from_numpy(np.ascontiguousarray(frames.transpose(1, 0, 2, 3))),
-            torch.from_numpy(videos),
-            torch.from_numpy(indices),
-        )
+    def _collate(self, pending, count: int):
+        h, w = pending[0][0].shape[2:]
+        frames = batch_buffer((count, self.channels, h, w))
+        array = frames.numpy()
+        videos = np.empty(count, dtype=np.int64)
+        indices = np.empty(count, dtype=np.int64)
+        k = 0
+        for chunk, v, first in pending:
+            n = chunk.shape[1]
+            # (n, C, H, W) batch rows seen as (C, n, H, W); a grey chunk fills every channel.
+            array[k : k + n].transpose(1, 0, 2, 3)[:] = chunk
+            videos[k : k + n] = v
+            indices[k : k + n] = np.arange(first, first + n)
+            k += n
+        return frames, torch.from_numpy(videos), torch.from_numpy(indices)

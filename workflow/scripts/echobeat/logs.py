@@ -20,4 +20,10 @@ def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
+
+    def log_uncaught(kind, value, traceback):
+        # The job's log file then says why it failed, not only Snakemake's console.
+        root.error("job failed: %s: %s", kind.__name__, value, exc_info=(kind, value, traceback))
+
+    sys.excepthook = log_uncaught
     return logging.getLogger(name)

@@ -1,0 +1,72 @@
+"""Segmentation stage: train the LV model, measure Dice, and write size.csv with beats."""
+
+
+rule train_segmentation:
+    input:
+        **segmentation_data(),
+    output:
+        best=segmentation_result("best.pt"),
+        log=segmentation_result("log.csv"),
+    log:
+        "logs/train_segmentation.log",
+    benchmark:
+        "logs/benchmarks/train_segmentation.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["segmentation"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=24 * 60,
+    params:
+        settings=segmentation_settings("train"),
+    script:
+        "../scripts/train_segmentation.py"
+
+
+rule evaluate_segmentation:
+    input:
+        **segmentation_data(),
+        best=segmentation_result("best.pt"),
+    output:
+        dice=segmentation_result("dice.csv"),
+        val=segmentation_result("val_dice.csv"),
+        test=segmentation_result("test_dice.csv"),
+    log:
+        "logs/evaluate_segmentation.log",
+    benchmark:
+        "logs/benchmarks/evaluate_segmentation.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["segmentation"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    params:
+        settings=segmentation_settings("evaluate"),
+    script:
+        "../scripts/evaluate_segmentation.py"
+
+
+rule segment_all_frames:
+    input:
+        **segmentation_data(),
+        best=segmentation_result("best.pt"),
+    output:
+        size=segmentation_result("size.csv"),
+    log:
+        "logs/segment_all_frames.log",
+    benchmark:
+        "logs/benchmarks/segment_all_frames.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["segmentation"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    params:
+        settings=segmentation_settings("sizes"),
+    script:
+        "../scripts/segment_all_frames.py"

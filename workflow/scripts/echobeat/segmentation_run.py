@@ -1,0 +1,192 @@
+"""Wiring of the segmentation stage for its three rules: train, evaluate, size inference.
+
+Each function takes the rule's settings (the config's ``segmentation`` section) and input
+paths, builds datasets, loaders and the model, and writes the rule's outputs atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from .atomic import write_csv
+from .cache import VideoCache
+from .datasets import FrameBatches, Normaliser, TracedFramesDataset
+from .models import load_state, segmentation_model, set_bn_momentum
+from .segmentation import SegmentationTask, dice_summary, frame_sizes, per_video_dice, size_table, traced_frame_counts
+from .training import TrainingRun, fingerprint, fit, pick_device
+
+log = logging.getLogger(__name__)
+
+# Settings that change what training produces (the others only change how fast it runs).
+TRAINING_KEYS = (
+    "model",
+    "weights",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "lr_step",
+    "lr_gamma",
+    "seed",
+    "bn_momentum",
+)
+
+
+def _file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
+    table = pd.read_csv(manifest, dtype={"FileName": str})
+    return (
+        table,
+        pd.read_csv(tracings, dtype={"FileName": str}),
+        VideoCache.open(index),
+        Normaliser.from_json(json.loads(Path(normalisation).read_text())),
+    )
+
+
+def _split(table: pd.DataFrame, split: str) -> pd.DataFrame:
+    return table[table["Split"] == split].reset_index(drop=True)
+
+
+def _prepare(settings: dict, threads: int) -> torch.device:
+    device = pick_device(settings["device"])
+    # On a GPU the job's threads feed it as DataLoader workers; on a CPU they compute.
+    torch.set_num_threads(1 if device.type == "cuda" else max(1, threads))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def loader_workers(device: torch.device, threads: int) -> int:
+    """DataLoader workers: the job's other threads on a GPU; none on a CPU (the cache is fast)."""
+    return max(0, threads - 1) if device.type == "cuda" else 0
+
+
+def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader:
+    return DataLoader(
+        dataset,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        **kwargs,
+    )
+
+
+def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
+    """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
+    device = _prepare(settings, threads)
+    table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
+    train_set = TracedFramesDataset(cache, _split(table, "TRAIN"), traces, normaliser)
+    val_set = TracedFramesDataset(cache, _split(table, "VAL"), traces, normaliser)
+    batch = settings["batch_size"]
+    if len(train_set) < batch:
+        raise ValueError(
+            f"the TRAIN split has {len(train_set)} usable videos, fewer than segmentation.batch_size {batch} "
+            "(the last incomplete batch is dropped, as in the original): lower the batch size"
+        )
+    if len(val_set) == 0:
+        raise ValueError("the VAL split has no usable video: the best model is chosen on it")
+    torch.manual_seed(settings["seed"])
+    model = segmentation_model(settings["model"], settings["weights"])
+    set_bn_momentum(model, settings["bn_momentum"])
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    if settings["optimizer"] == "sgd":
+        optimiser = torch.optim.SGD(
+            model.parameters(), lr=settings["lr"], momentum=settings["momentum"], weight_decay=settings["weight_decay"]
+        )
+    else:
+        optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    scheduler = (
+        torch.optim.lr_scheduler.StepLR(optimiser, settings["lr_step"], settings["lr_gamma"])
+        if settings["lr_step"]
+        else None
+    )
+    shuffle = torch.Generator()
+    workers = loader_workers(device, threads)
+    loaders = {
+        "train": _loader(train_set, workers, device, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
+        "val": _loader(val_set, workers, device, batch_size=batch, shuffle=False),
+    }
+    identity = {k: settings[k] for k in TRAINING_KEYS}
+    identity["data"] = [_file_digest(p) for p in (manifest, tracings, normalisation)]
+    run = TrainingRun(
+        model=model,
+        optimiser=optimiser,
+        scheduler=scheduler,
+        loaders=loaders,
+        epochs=settings["epochs"],
+        out_dir=Path(out_dir),
+        settings_fingerprint=fingerprint(identity),
+        device=device,
+        # The shuffle order of an epoch depends on (seed, epoch) alone, so a resumed run repeats it.
+        on_epoch_start=lambda epoch: shuffle.manual_seed(settings["seed"] * 1_000_003 + epoch),
+    )
+    return fit(SegmentationTask(), run)
+
+
+def _trained_model(settings: dict, best: str, device: torch.device) -> torch.nn.Module:
+    model = segmentation_model(settings["model"], "random")
+    load_state(model, best)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model.eval()
+
+
+def evaluate(
+    settings: dict, best: str, manifest: str, tracings: str, index: str, normalisation: str, threads: int = 1
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Dice on VAL and TEST: the summary table and one per-video table per split."""
+    device = _prepare(settings, threads)
+    table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
+    model = _trained_model(settings, best, device)
+    summary, per_video = [], {}
+    for split in ("VAL", "TEST"):
+        subset = _split(table, split)
+        dataset = TracedFramesDataset(cache, subset, traces, normaliser)
+        batch = max(1, settings["inference_batch_size"] // 2)  # ED and ES frames: two per item
+        loader = _loader(dataset, loader_workers(device, threads), device, batch_size=batch)
+        counts = traced_frame_counts(model, loader, device)
+        if len(counts):
+            summary += dice_summary(counts, split, settings["bootstrap_samples"], settings["seed"])
+        per_video[split] = (
+            per_video_dice(subset["FileName"].tolist(), counts)
+            if len(counts)
+            else pd.DataFrame(columns=["Filename", "Overall", "Large", "Small"])
+        )
+        log.info("%s: %s", split, [f"{r['which']} {r['dice']:.4f}" for r in summary if r["split"] == split])
+    return pd.DataFrame(summary, columns=["split", "which", "dice", "ci_low", "ci_high"]), per_video
+
+
+def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
+    """size.csv for the videos of the configured splits."""
+    device = _prepare(settings, threads)
+    table = pd.read_csv(manifest, dtype={"FileName": str})
+    splits = settings["size_splits"]
+    if "all" not in splits:
+        table = table[table["Split"].isin(splits)].reset_index(drop=True)
+    cache = VideoCache.open(index)
+    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
+    model = _trained_model(settings, best, device)
+    frames = FrameBatches(cache, table["FileName"].tolist(), batch_size=settings["inference_batch_size"])
+    by_video = frame_sizes(model, frames, normaliser, device, workers=loader_workers(device, threads))
+    return size_table(table, by_video, settings["beats"]["trim"])
+
+
+def write_evaluation(summary: pd.DataFrame, per_video: dict[str, pd.DataFrame], dice: str, val: str, test: str):
+    write_csv(dice, summary)
+    write_csv(val, per_video["VAL"])
+    write_csv(test, per_video["TEST"])

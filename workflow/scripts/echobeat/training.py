@@ -1,0 +1,258 @@
+"""The training loop shared by the segmentation and EF stages, with checkpoint and resume.
+
+``fit`` runs epochs of a :class:`Task` (what a batch is, the loss, the metrics), keeps the
+model with the lowest validation loss, and after every epoch saves ``checkpoint.pt``
+atomically: model, optimiser, scheduler, the epoch, the best validation loss *and its epoch*
+and weights, the log so far, RNG states, and a fingerprint of the settings. A rerun resumes at
+the next epoch; a checkpoint with another fingerprint is set aside (renamed), never resumed.
+The best loss comes back from the checkpoint with the weights it belongs to, so a resumed run
+can never replace a better model by a worse one (the original's stale-best-loss bug).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .atomic import atomic_path, write_csv
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(settings: dict) -> str:
+    """A stable hash of the settings that shape a training run."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when a GPU is visible, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but no GPU is visible to this job")
+    return torch.device(device)
+
+
+@dataclass
+class Accumulator:
+    """Sums over an epoch: the loss, the samples, and whatever the task counts."""
+
+    loss: float = 0.0
+    samples: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def add(self, name: str, values) -> None:
+        self.extra.setdefault(name, []).append(np.asarray(values))
+
+    def get(self, name: str) -> np.ndarray:
+        return np.concatenate(self.extra.get(name, [np.empty(0)]))
+
+
+class Task(Protocol):
+    """What the shared loop needs to know about a stage."""
+
+    metric_names: tuple[str, ...]
+
+    def step(self, model: torch.nn.Module, batch, device: torch.device, totals: Accumulator) -> torch.Tensor:
+        """Forward one batch; add its loss and counts to ``totals``; return the loss to backpropagate."""
+
+    def metrics(self, totals: Accumulator) -> dict[str, float]:
+        """The epoch's metrics (named as in ``metric_names``)."""
+
+    def epoch_loss(self, totals: Accumulator) -> float:
+        """The logged loss of the epoch."""
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def run_epoch(
+    task: Task,
+    model: torch.nn.Module,
+    loader: Iterable,
+    device: torch.device,
+    optimiser: torch.optim.Optimizer | None,
+    label: str,
+) -> tuple[Accumulator, float]:
+    """One pass over ``loader``; trains when an optimiser is given. Returns the totals and seconds."""
+    training = optimiser is not None
+    model.train(training)
+    totals = Accumulator()
+    start = time.perf_counter()
+    n_batches = len(loader) if hasattr(loader, "__len__") else 0
+    shown = -1
+    with torch.set_grad_enabled(training):
+        for i, batch in enumerate(loader):
+            with autocast(device):
+                loss = task.step(model, batch, device, totals)
+            if training:
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+            if n_batches:
+                tenth = (10 * (i + 1)) // n_batches
+                if tenth > shown:
+                    shown = tenth
+                    bar = "#" * tenth + "." * (10 - tenth)
+                    log.info(
+                        "%s [%s] %d/%d batches, loss %.4f, %.1f s",
+                        label,
+                        bar,
+                        i + 1,
+                        n_batches,
+                        totals.loss / max(totals.samples, 1),
+                        time.perf_counter() - start,
+                    )
+    return totals, time.perf_counter() - start
+
+
+@dataclass
+class TrainingRun:
+    """Everything ``fit`` needs besides the task."""
+
+    model: torch.nn.Module
+    optimiser: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    loaders: dict[str, Iterable]  # "train" and "val"
+    epochs: int
+    out_dir: Path
+    settings_fingerprint: str
+    device: torch.device
+    on_epoch_start: Callable[[int], None] | None = None
+
+
+def _rng_state() -> dict:
+    """torch's generators (dropout, initialisation); the datasets draw from (seed, epoch, item)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _load_checkpoint(path: Path, expected: str) -> dict | None:
+    """The checkpoint to resume from, or None; one from other settings is set aside."""
+    if not path.exists():
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged file must not stop training: start afresh
+        aside = path.with_name(f"{path.stem}.unreadable-{int(time.time())}.pt")
+        path.rename(aside)
+        log.warning("checkpoint %s is unreadable (%s); moved to %s and starting afresh", path, err, aside.name)
+        return None
+    if checkpoint.get("fingerprint") != expected:
+        aside = path.with_name(f"{path.stem}.{checkpoint.get('fingerprint', 'unknown')}.pt")
+        path.rename(aside)
+        log.warning(
+            "checkpoint %s was made with other settings (fingerprint %s, now %s); set aside as %s, starting afresh",
+            path,
+            checkpoint.get("fingerprint"),
+            expected,
+            aside.name,
+        )
+        return None
+    return checkpoint
+
+
+def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
+    """Train for ``run.epochs`` epochs (resuming where a checkpoint says); write best.pt and log.csv.
+
+    Returns the log table. ``checkpoint.pt`` stays beside the outputs (it is not one of them).
+    """
+    out = run.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out / "checkpoint.pt"
+    model, device = run.model, run.device
+    rows: list[dict] = []
+    best_loss, best_epoch, best_state = math.inf, -1, None
+    first_epoch = 0
+    checkpoint = _load_checkpoint(checkpoint_path, run.settings_fingerprint)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        run.optimiser.load_state_dict(checkpoint["optimiser"])
+        if run.scheduler is not None and checkpoint["scheduler"] is not None:
+            run.scheduler.load_state_dict(checkpoint["scheduler"])
+        rows = checkpoint["log"]
+        best_loss, best_epoch, best_state = checkpoint["best_loss"], checkpoint["best_epoch"], checkpoint["best_model"]
+        first_epoch = checkpoint["epoch"] + 1
+        _set_rng_state(checkpoint["rng"])
+        log.info(
+            "resuming after epoch %d (best validation loss %.6f at epoch %d)",
+            checkpoint["epoch"],
+            best_loss,
+            best_epoch,
+        )
+    for epoch in range(first_epoch, run.epochs):
+        if run.on_epoch_start is not None:
+            run.on_epoch_start(epoch)
+        for phase in ("train", "val"):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            lr = run.optimiser.param_groups[0]["lr"]
+            optimiser = run.optimiser if phase == "train" else None
+            totals, seconds = run_epoch(task, model, run.loaders[phase], device, optimiser, f"epoch {epoch} {phase}")
+            loss = task.epoch_loss(totals)
+            peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "phase": phase,
+                    "loss": loss,
+                    **task.metrics(totals),
+                    "seconds": seconds,
+                    "samples": totals.samples,
+                    "lr": lr,
+                    "peak_memory_mb": peak,
+                }
+            )
+            log.info("epoch %d %s: loss %.6f, %s", epoch, phase, loss, rows[-1])
+        if run.scheduler is not None:
+            run.scheduler.step()
+        val_loss = rows[-1]["loss"]
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        with atomic_path(checkpoint_path) as tmp:
+            torch.save(
+                {
+                    "fingerprint": run.settings_fingerprint,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimiser": run.optimiser.state_dict(),
+                    "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+                    "best_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "best_model": best_state,
+                    "log": rows,
+                    "rng": _rng_state(),
+                },
+                tmp,
+            )
+    if best_state is None:
+        raise RuntimeError("no epoch was trained (epochs must be at least 1)")
+    with atomic_path(out / "best.pt") as tmp:
+        torch.save({"model": best_state, "epoch": best_epoch, "loss": best_loss}, tmp)
+    table = pd.DataFrame(rows)
+    write_csv(out / "log.csv", table)
+    log.info("best validation loss %.6f at epoch %d; wrote %s", best_loss, best_epoch, out / "best.pt")
+    return table
