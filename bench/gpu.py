@@ -1,0 +1,369 @@
+"""GPU throughput benchmark: training and inference of the paper's models on cached data.
+
+Not a test. On a machine with a GPU, from the repository root:
+
+    python bench/gpu.py --out gpu.json            # about 5 minutes on an H100/H200
+    python bench/gpu.py --quick --device cpu      # a smoke run of the script itself
+
+It writes a synthetic dataset of the real shape (112x112, ~176 frames), builds the cache,
+then measures, each in fp32 and in bf16 autocast with channels-last:
+
+- R(2+1)D-18 training on random 32x2 clips (batch 20, pad-and-crop), clips/s;
+- R(2+1)D-18 all-clip inference (batch 64), clips/s;
+- DeepLabV3-ResNet50 training on ED/ES frames (batch 20 videos = 40 frames), frames/s;
+- DeepLabV3-ResNet50 size inference on every frame (batch 256), frames/s;
+
+with the data coming from the cache through the real DataLoader, and the share of step time
+spent waiting for data. It prints a Markdown table and a projection of the full reproduction's
+wall time on the real dataset's sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from echobeat.cache import VideoCache, build_cache  # noqa: E402
+from echobeat.datasets import ClipDataset, FrameBatches, Normaliser, TracedFramesDataset, prebatched  # noqa: E402
+from echobeat.models import segmentation_model  # noqa: E402
+from echobeat.synthetic import generate_dataset  # noqa: E402
+from echobeat.verify import VerifySettings, verify_dataset  # noqa: E402
+
+# The real dataset's usable split sizes and the paper's epochs (ECHONET_FACTS.md).
+REAL = {"train": 7460, "val": 1288, "test": 1276, "frames": 176, "seg_epochs": 50, "video_epochs": 45}
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed_loop(loader, step, device, steps: int, warmup: int) -> dict:
+    """Run ``warmup`` + ``steps`` steps; time the steps, and the part spent waiting for data."""
+    iterator = iter(loader)
+    items = wait = 0.0
+    start = None
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync(device)
+            start = time.perf_counter()
+            items = wait = 0.0
+        t0 = time.perf_counter()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            iterator = iter(loader)
+            batch = next(iterator)
+        wait += time.perf_counter() - t0
+        items += step(batch)
+    sync(device)
+    total = time.perf_counter() - start
+    return {"per_s": items / total, "data_wait_share": wait / total, "seconds": total, "items": items}
+
+
+def autocast(device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
+
+
+def video_training(cache, manifest, normaliser, device, bf16, workers, steps, warmup, batch=20):
+    model = torchvision.models.video.r2plus1d_18(weights=None, num_classes=1).to(device)
+    if bf16:
+        model = model.to(memory_format=torch.channels_last_3d)
+    optimiser = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="random", pad=12)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        collate_fn=prebatched,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+    model.train()
+
+    def step(b):
+        x = b.normalised(normaliser, device)
+        if bf16:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        with autocast(device, bf16):
+            loss = torch.nn.functional.mse_loss(model(x)[:, 0].float(), b.targets.to(device))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return len(b)
+
+    return timed_loop(loader, step, device, steps, warmup)
+
+
+def video_inference(cache, manifest, normaliser, device, bf16, workers, steps, warmup, batch=64):
+    model = torchvision.models.video.r2plus1d_18(weights=None, num_classes=1).to(device).eval()
+    if bf16:
+        model = model.to(memory_format=torch.channels_last_3d)
+    dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="all")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=prebatched,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+
+    @torch.no_grad()
+    def step(b):
+        x = b.normalised(normaliser, device)
+        if bf16:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        with autocast(device, bf16):
+            model(x)
+        return len(b)
+
+    return timed_loop(loader, step, device, steps, warmup)
+
+
+def segmentation_training(cache, manifest, tracings, normaliser, device, bf16, workers, steps, warmup, batch=20):
+    model = segmentation_model("deeplabv3_resnet50", "random").to(device)
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+    optimiser = torch.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
+    dataset = TracedFramesDataset(cache, manifest, tracings, normaliser)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+    model.train()
+
+    def step(b):
+        ed, es, ed_mask, es_mask = (t.to(device, non_blocking=True) for t in b)
+        if bf16:
+            ed, es = (t.contiguous(memory_format=torch.channels_last) for t in (ed, es))
+        with autocast(device, bf16):
+            loss = (
+                sum(
+                    torch.nn.functional.binary_cross_entropy_with_logits(
+                        model(x)["out"][:, 0].float(), m, reduction="sum"
+                    )
+                    for x, m in ((ed, ed_mask), (es, es_mask))
+                )
+                / 2
+            )
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return 2 * ed.shape[0]
+
+    return timed_loop(loader, step, device, steps, warmup)
+
+
+def segmentation_inference(cache, names, normaliser, device, bf16, workers, steps, warmup, batch=256):
+    model = segmentation_model("deeplabv3_resnet50", "random").to(device).eval()
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+    loader = DataLoader(
+        FrameBatches(cache, names * 4, batch_size=batch),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+
+    @torch.no_grad()
+    def step(b):
+        x = normaliser.batch(b[0], device)
+        if bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device, bf16):
+            (model(x)["out"][:, 0] > 0).sum(dim=(1, 2))
+        return x.shape[0]
+
+    return timed_loop(loader, step, device, steps, warmup)
+
+
+def projection(rates: dict) -> dict:
+    """Hours of the full reproduction on the real dataset at the measured bf16 rates."""
+    clips_per_video = REAL["frames"] - 62
+    seg_train = REAL["seg_epochs"] * (REAL["train"] * 2 / rates["seg_train"] + REAL["val"] * 2 / rates["seg_infer"])
+    video_train = REAL["video_epochs"] * (REAL["train"] / rates["video_train"] + REAL["val"] / rates["video_infer"])
+    all_clips = (REAL["val"] + REAL["test"]) * clips_per_video / rates["video_infer"]
+    sizes = REAL["test"] * REAL["frames"] / rates["seg_infer"]
+    hours = {
+        "segmentation training (50 epochs)": seg_train / 3600,
+        "EF training per run (45 epochs)": video_train / 3600,
+        "all-clip inference VAL+TEST per run": all_clips / 3600,
+        "size inference TEST": sizes / 3600,
+    }
+    hours["total with the two configured EF runs"] = (
+        hours["segmentation training (50 epochs)"]
+        + 2 * (hours["EF training per run (45 epochs)"] + hours["all-clip inference VAL+TEST per run"])
+        + hours["size inference TEST"]
+    )
+    return hours
+
+
+def check_segmentation_stage(workdir: Path, cache, manifest, device: str) -> None:
+    """Two epochs of the real stage code (train with resume files, evaluate, size.csv) on ``device``."""
+    from echobeat import segmentation_run
+    from echobeat.normalisation import mean_and_std
+
+    split = manifest.copy()
+    split["Split"] = ["TRAIN", "TRAIN", "VAL", "TEST"] * (len(split) // 4) + ["TRAIN"] * (len(split) % 4)
+    split.to_csv(workdir / "stage_manifest.csv", index=False)
+    stats = mean_and_std(cache, split.loc[split["Split"] == "TRAIN", "FileName"].tolist())
+    (workdir / "normalisation.json").write_text(json.dumps(stats))
+    paths = [str(workdir / n) for n in ("stage_manifest.csv", "tracings.csv", "cache/index.csv", "normalisation.json")]
+    settings = {
+        "model": "deeplabv3_resnet50",
+        "weights": "random",
+        "epochs": 2,
+        "batch_size": 8,
+        "optimizer": "adam",
+        "lr": 1e-4,
+        "momentum": 0.9,
+        "weight_decay": 0.0,
+        "lr_step": None,
+        "lr_gamma": 0.1,
+        "seed": 0,
+        "bn_momentum": None,
+        "device": device,
+        "inference_batch_size": 256,
+        "bootstrap_samples": 1000,
+        "size_splits": ["TEST"],
+        "beats": {"trim": "echonet"},
+    }
+    start = time.perf_counter()
+    log = segmentation_run.train(settings, *paths, str(workdir / "stage"), threads=8)
+    summary, _ = segmentation_run.evaluate(settings, str(workdir / "stage" / "best.pt"), *paths, threads=8)
+    size = segmentation_run.sizes(settings, str(workdir / "stage" / "best.pt"), paths[0], paths[2], paths[3], threads=8)
+    print(f"\nStage check on {device}: {time.perf_counter() - start:.0f} s for 2 epochs, evaluation and size.csv")
+    print(log.to_string(index=False))
+    print(summary.to_string(index=False))
+    print(f"size.csv: {len(size)} rows, {int(size['ComputerSmall'].sum())} beats detected")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/echobeat-gpu-bench"))
+    parser.add_argument("--videos", type=int, default=64)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers", type=int, default=min(8, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, measures nothing")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--check-stage", action="store_true", help="also run the segmentation stage's own train/evaluate/size code"
+    )
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    videos, steps, warmup = (6, 2, 1) if args.quick else (args.videos, args.steps, 5)
+    frames = (64, 80) if args.quick else (150, 200)
+    if not (args.workdir / "cache" / "index.csv").exists():
+        settings = {
+            "seed": 3,
+            "n_videos": videos,
+            "splits": {"TRAIN": 1, "VAL": 0, "TEST": 0},
+            "frames": {"min": frames[0], "max": frames[1]},
+            "fps": [50],
+            "beats": {"min": 2, "max": 6},
+            "codec": "FFV1",
+        }
+        generate_dataset(args.workdir / "data", settings, threads=os.cpu_count() or 2)
+        result = verify_dataset(args.workdir / "data", VerifySettings(), threads=os.cpu_count() or 2)
+        index = build_cache(result.manifest, args.workdir / "data" / "Videos", args.workdir / "cache", threads=8)
+        index.to_csv(args.workdir / "cache" / "index.csv", index=False)
+        result.manifest.to_csv(args.workdir / "manifest.csv", index=False)
+        result.tracings.to_csv(args.workdir / "tracings.csv", index=False)
+    import pandas as pd
+
+    manifest = pd.read_csv(args.workdir / "manifest.csv", dtype={"FileName": str})
+    tracings = pd.read_csv(args.workdir / "tracings.csv", dtype={"FileName": str})
+    cache = VideoCache.open(args.workdir / "cache" / "index.csv")
+    normaliser = Normaliser([32.0] * 3, [50.0] * 3)
+    names = manifest["FileName"].tolist()
+    small = {"batch": 2} if args.quick else {}
+    rows, rates = [], {}
+    benches = [
+        (
+            "R(2+1)D-18 training 32x2, batch 20",
+            "clips",
+            "video_train",
+            lambda bf16: video_training(
+                cache, manifest, normaliser, device, bf16, args.workers, steps, warmup, **small
+            ),
+        ),
+        (
+            "R(2+1)D-18 all-clip inference, batch 64",
+            "clips",
+            "video_infer",
+            lambda bf16: video_inference(
+                cache, manifest, normaliser, device, bf16, args.workers, steps, warmup, **small
+            ),
+        ),
+        (
+            "DeepLabV3-ResNet50 training, batch 20 videos",
+            "frames",
+            "seg_train",
+            lambda bf16: segmentation_training(
+                cache, manifest, tracings, normaliser, device, bf16, args.workers, steps, warmup, **small
+            ),
+        ),
+        (
+            "DeepLabV3-ResNet50 size inference, batch 256",
+            "frames",
+            "seg_infer",
+            lambda bf16: segmentation_inference(cache, names, normaliser, device, bf16, args.workers, steps, warmup),
+        ),
+    ]
+    for label, unit, key, bench in benches:
+        result = {}
+        for bf16 in (False, True):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            measured = bench(bf16)
+            measured["peak_gb"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
+            result["bf16" if bf16 else "fp32"] = measured
+            print(label, "bf16" if bf16 else "fp32", measured, file=sys.stderr, flush=True)
+        rates[key] = result["bf16"]["per_s"]
+        rows.append((label, unit, result))
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"Device: {name}; torch {torch.__version__}; {args.workers} DataLoader workers; {len(names)} cached videos\n")
+    print("| workload | fp32 | bf16 + channels-last | speed-up | data wait (bf16) | peak memory bf16 (GB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, unit, r in rows:
+        fp32, bf16 = r["fp32"]["per_s"], r["bf16"]["per_s"]
+        print(
+            f"| {label} | {fp32:.1f} {unit}/s | {bf16:.1f} {unit}/s | {bf16 / fp32:.2f}x | "
+            f"{100 * r['bf16']['data_wait_share']:.1f}% | {r['bf16']['peak_gb']:.1f} |"
+        )
+    if args.check_stage:
+        check_segmentation_stage(args.workdir, cache, manifest, args.device)
+    hours = projection(rates)
+    print("\nProjected wall time on the real dataset (7460/1288/1276 videos, ~176 frames), bf16:\n")
+    for what, h in hours.items():
+        print(f"- {what}: {h:.1f} h")
+    if args.out:
+        args.out.write_text(
+            json.dumps({"device": name, "rows": rows, "projection_hours": hours}, indent=2, default=str)
+        )
+
+
+if __name__ == "__main__":
+    main()
