@@ -233,7 +233,7 @@ def check_segmentation_stage(workdir: Path, cache, manifest, device: str) -> Non
         "model": "deeplabv3_resnet50",
         "weights": "random",
         "epochs": 2,
-        "batch_size": 8,
+        "batch_size": max(1, min(8, int((split["Split"] == "TRAIN").sum()))),
         "optimizer": "adam",
         "lr": 1e-4,
         "momentum": 0.9,
