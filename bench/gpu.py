@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=64)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--workers", type=int, default=min(8, (os.cpu_count() or 2) - 1))
-    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, measures nothing")
     parser.add_argument("--out", type=Path)
     parser.add_argument(
@@ -273,7 +273,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
-    videos, steps, warmup = (6, 2, 1) if args.quick else (args.videos, args.steps, 5)
+    videos, steps, warmup = (6, 2, 1) if args.quick else (args.videos, args.steps, 10)
     frames = (64, 80) if args.quick else (150, 200)
     if not (args.workdir / "cache" / "index.csv").exists():
         settings = {

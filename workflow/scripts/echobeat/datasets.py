@@ -151,6 +151,10 @@ class ClipBatch:
     def __len__(self) -> int:
         return self.pixels.shape[0]
 
+    def pin_memory(self) -> ClipBatch:
+        """Called by a DataLoader with ``pin_memory=True``, so the copy to the GPU is asynchronous."""
+        return ClipBatch(*(t.pin_memory() for t in (self.pixels, self.window, self.targets, self.videos, self.starts)))
+
     def normalised(self, normaliser: Normaliser, device: torch.device | str = "cpu") -> torch.Tensor:
         """The model's input: float32 (B, 3, L, H, W) on ``device``."""
         x = normaliser.batch(self.pixels, device)
