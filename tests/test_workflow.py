@@ -23,6 +23,7 @@ TINY_SEGMENTATION = {
     "inference_batch_size": 64,
     "bootstrap_samples": 200,
     "size_splits": ["all"],
+    "overlays": 1,
     "threads": 2,
 }
 
@@ -107,13 +108,19 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         table = pd.read_csv(seg / f"{split}_dice.csv")
         assert table.columns.tolist() == ["Filename", "Overall", "Large", "Small"]
         assert len(table) == (manifest["Split"] == split.upper()).sum()
+    overlays = sorted(p for p in (seg / "overlays").iterdir() if not p.name.startswith("."))
+    first = size["Filename"].iloc[0].removesuffix(".avi")
+    assert [p.name for p in overlays] == [f"{first}.avi", f"{first}.png"]
+    overlay = read_video(overlays[0])
+    assert overlay.shape[1] == (size["Filename"] == f"{first}.avi").sum(), "one overlay frame per video frame"
+    assert overlay.shape[2:] == (112 + 80, 224)
     again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr
     # A beat-detection edit reruns size inference only.
     config["segmentation"] = {**TINY_SEGMENTATION, "beats": {"trim": "percentile"}}
     write_config(path, config)
     plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-    assert "segment_all_frames" in plan.stdout
+    assert "segment_all_frames" in plan.stdout and "segmentation_overlays" in plan.stdout
     assert "train_segmentation" not in plan.stdout and "evaluate_segmentation" not in plan.stdout
     config["segmentation"] = TINY_SEGMENTATION
     write_config(path, config)

@@ -33,7 +33,9 @@ def final_outputs():
         data_result("normalisation.json"),
         segmentation_result("dice.csv"),
         segmentation_result("size.csv"),
-    ]
+    ] + (
+        [segmentation_result("overlays")] if config["segmentation"]["overlays"] else []
+    )
 
 
 def guard_synthetic_target():
@@ -132,6 +134,7 @@ SEGMENTATION_KEYS = {
         "seed",
     ],
     "sizes": ["model", "device", "inference_batch_size", "size_splits", "beats"],
+    "overlays": ["model", "device", "inference_batch_size", "overlays"],
 }
 
 

@@ -54,7 +54,7 @@ rule segment_all_frames:
         **segmentation_data(),
         best=segmentation_result("best.pt"),
     output:
-        size=segmentation_result("size.csv"),
+        sizes=segmentation_result("size.csv"),
     log:
         "logs/segment_all_frames.log",
     benchmark:
@@ -70,3 +70,32 @@ rule segment_all_frames:
         settings=segmentation_settings("sizes"),
     script:
         "../scripts/segment_all_frames.py"
+
+
+rule segmentation_overlays:
+    input:
+        **segmentation_data(),
+        best=segmentation_result("best.pt"),
+        sizes=segmentation_result("size.csv"),
+    output:
+        overlays=report(
+            directory(segmentation_result("overlays")),
+            patterns=["{video}.png"],
+            caption="../report/overlays.rst",
+            category="Segmentation",
+            subcategory="Size traces",
+            labels={"video": "{video}"},
+        ),
+    log:
+        "logs/segmentation_overlays.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["segmentation"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        settings=segmentation_settings("overlays"),
+    script:
+        "../scripts/segmentation_overlays.py"

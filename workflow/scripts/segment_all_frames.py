@@ -13,4 +13,4 @@ table = sizes(
     snakemake.input.normalisation,
     threads=snakemake.threads,
 )
-write_csv(snakemake.output.size, table)
+write_csv(snakemake.output.sizes, table)

@@ -19,6 +19,7 @@ from .atomic import write_csv
 from .cache import VideoCache
 from .datasets import FrameBatches, Normaliser, TracedFramesDataset
 from .models import load_state, segmentation_model, set_bn_momentum
+from .overlays import write_overlays
 from .segmentation import SegmentationTask, dice_summary, frame_sizes, per_video_dice, size_table, traced_frame_counts
 from .training import TrainingRun, fingerprint, fit, pick_device
 
@@ -190,3 +191,30 @@ def write_evaluation(summary: pd.DataFrame, per_video: dict[str, pd.DataFrame], 
     write_csv(dice, summary)
     write_csv(val, per_video["VAL"])
     write_csv(test, per_video["TEST"])
+
+
+def overlays(
+    settings: dict,
+    best: str,
+    manifest: str,
+    index: str,
+    normalisation: str,
+    size_csv: str,
+    out_dir: str,
+    threads: int = 1,
+) -> list[str]:
+    """Overlay videos and trace figures for the first ``settings['overlays']`` videos of size.csv."""
+    device = _prepare(settings, threads)
+    model = _trained_model(settings, best, device)
+    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
+    return write_overlays(
+        out_dir,
+        model,
+        VideoCache.open(index),
+        pd.read_csv(manifest, dtype={"FileName": str}),
+        pd.read_csv(size_csv, dtype={"Filename": str}),
+        normaliser,
+        device,
+        settings["overlays"],
+        batch=settings["inference_batch_size"],
+    )
