@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/segmentation.smk"
+include: "workflow/rules/video.smk"
 
 
 rule all:

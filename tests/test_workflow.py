@@ -28,6 +28,38 @@ TINY_SEGMENTATION = {
 }
 
 
+# Two EF runs of one epoch on 4-frame clips; the real config's runs dropped.
+TINY_VIDEO = {
+    "defaults": {
+        "weights": "random",
+        "frames": 4,
+        "period": 8,
+        "epochs": 1,
+        "batch_size": 2,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "lr_step": None,
+        "pad": 2,
+        "inference_batch_size": 16,
+        "bootstrap_samples": 100,
+    },
+    "runs": {
+        "r2plus1d_18_32_2_pretrained": None,
+        "r3d_18_32_2_pretrained": None,
+        "tiny_r3d": {"model": "r3d_18"},
+        "tiny_mc3": {"model": "mc3_18"},
+    },
+    "threads": 2,
+}
+
+
+def jobs_planned(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    table = stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    rows = [line.split() for line in table if line.strip()]
+    return {rule: int(count) for rule, count in rows if rule != "total"}
+
+
 def test_demo_config_plans_the_data_stage(workflow_dir):
     proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/demo.yaml")
     assert "synthetic_dataset" in proc.stdout and "verify_dataset" in proc.stdout
@@ -73,6 +105,7 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         "synthetic": {**tiny_settings(n_videos=6), "threads": 2},
         "cache": {"threads": 2},
         "segmentation": TINY_SEGMENTATION,
+        "video": TINY_VIDEO,
     }
     path = write_config(workflow_dir / "tiny.yaml", config)
     run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
@@ -114,8 +147,28 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     overlay = read_video(overlays[0])
     assert overlay.shape[1] == (size["Filename"] == f"{first}.avi").sum(), "one overlay frame per video frame"
     assert overlay.shape[2:] == (112 + 80, 224)
+    for run in ("tiny_r3d", "tiny_mc3"):
+        folder = workflow_dir / "results/video" / run
+        test = pd.read_csv(folder / "test_predictions.csv")
+        assert test.columns.tolist() == ["Filename", "Clip", "Prediction"]
+        tested = manifest[manifest["Split"] == "TEST"]
+        assert set(test["Filename"]) == {f"{n}.avi" for n in tested["FileName"]}
+        assert len(test) == sum(max(f, 32) - 24 for f in tested["NumberOfFrames"])
+        metrics = pd.read_csv(folder / "metrics.csv")
+        assert set(metrics["method"]) == {"one_clip", "first_clip", "all_clips"}
+        assert set(metrics["metric"]) == {"MAE", "RMSE", "R2"} and set(metrics["split"]) == {"VAL", "TEST"}
+        assert pd.read_csv(folder / "log.csv").columns.tolist()[:5] == ["epoch", "phase", "loss", "r2", "mae"]
     again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
     assert "Nothing to be done" in again.stdout + again.stderr
+    # A third run plans its own two jobs and nothing else.
+    config["video"] = {**TINY_VIDEO, "runs": {**TINY_VIDEO["runs"], "tiny_third": {"model": "mc3_18", "seed": 1}}}
+    write_config(path, config)
+    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
+    planned = jobs_planned(plan.stdout)
+    assert planned == {"train_video": 1, "predict_clips": 1, "all": 1}, planned
+    assert "results/video/tiny_third/best.pt" in plan.stdout and "tiny_r3d/best.pt" not in plan.stdout
+    config["video"] = TINY_VIDEO
+    write_config(path, config)
     # A beat-detection edit reruns size inference only.
     config["segmentation"] = {**TINY_SEGMENTATION, "beats": {"trim": "percentile"}}
     write_config(path, config)

@@ -24,7 +24,7 @@ def data_result(name):
 
 def final_outputs():
     """Everything `rule all` asks for."""
-    return [
+    outputs = [
         data_result("manifest.csv"),
         data_result("excluded.csv"),
         data_result("tracings.csv"),
@@ -33,9 +33,10 @@ def final_outputs():
         data_result("normalisation.json"),
         segmentation_result("dice.csv"),
         segmentation_result("size.csv"),
-    ] + (
-        [segmentation_result("overlays")] if config["segmentation"]["overlays"] else []
-    )
+    ]
+    if config["segmentation"]["overlays"]:
+        outputs.append(segmentation_result("overlays"))
+    return outputs + video_outputs()
 
 
 def guard_synthetic_target():
@@ -157,3 +158,76 @@ def segmentation_settings(rule):
     """The slice of config["segmentation"] that rule ``rule`` uses."""
     section = config["segmentation"]
     return {key: section[key] for key in SEGMENTATION_KEYS[rule]}
+
+
+# The keys of a video run each rule uses.
+VIDEO_KEYS = {
+    "train": [
+        "model",
+        "frames",
+        "period",
+        "weights",
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "lr_step",
+        "lr_gamma",
+        "pad",
+        "bias_init",
+        "seed",
+        "device",
+    ],
+    "predict": [
+        "model",
+        "frames",
+        "period",
+        "device",
+        "inference_batch_size",
+        "bootstrap_samples",
+        "seed",
+    ],
+}
+
+
+def video_runs():
+    """Configured EF runs: video.runs without those set to null (dropped by a layered config)."""
+    return {
+        name: {**config["video"]["defaults"], **(settings or {})}
+        for name, settings in config["video"]["runs"].items()
+        if settings is not None
+    }
+
+
+VIDEO_RUNS = video_runs()
+
+
+def video_result(name):
+    """A file under results/video/<run>/ (with the {run} wildcard)."""
+    return str(Path("results/video/{run}") / name)
+
+
+def video_data():
+    """The data-stage outputs the video rules read."""
+    return {
+        "manifest": data_result("manifest.csv"),
+        "index": data_result("cache/index.csv"),
+        "normalisation": data_result("normalisation.json"),
+    }
+
+
+def video_train_settings(wildcards):
+    """What rule train_video uses of run ``wildcards.run``."""
+    return {key: VIDEO_RUNS[wildcards.run][key] for key in VIDEO_KEYS["train"]}
+
+
+def video_predict_settings(wildcards):
+    """What rule predict_clips uses of run ``wildcards.run``."""
+    return {key: VIDEO_RUNS[wildcards.run][key] for key in VIDEO_KEYS["predict"]}
+
+
+def video_outputs():
+    """The final files of every configured run."""
+    return [str(Path("results/video") / run / "metrics.csv") for run in VIDEO_RUNS]

@@ -89,6 +89,3 @@ def segmentation_model(name: str = "deeplabv3_resnet50", weights: str = "random"
     if weights != "random":
         load_state(model, weights)
     return model
-
-
-VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")

@@ -6,7 +6,6 @@ paths, builds datasets, loaders and the model, and writes the rule's outputs ato
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -21,7 +20,16 @@ from .datasets import FrameBatches, Normaliser, TracedFramesDataset
 from .models import load_state, segmentation_model, set_bn_momentum
 from .overlays import write_overlays
 from .segmentation import SegmentationTask, dice_summary, frame_sizes, per_video_dice, size_table, traced_frame_counts
-from .training import TrainingRun, fingerprint, fit, pick_device
+from .training import (
+    TrainingRun,
+    file_digest,
+    fingerprint,
+    fit,
+    loader_workers,
+    make_optimiser,
+    make_scheduler,
+    prepare_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +50,6 @@ TRAINING_KEYS = (
 )
 
 
-def _file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
     table = pd.read_csv(manifest, dtype={"FileName": str})
     return (
@@ -60,20 +64,6 @@ def _split(table: pd.DataFrame, split: str) -> pd.DataFrame:
     return table[table["Split"] == split].reset_index(drop=True)
 
 
-def _prepare(settings: dict, threads: int) -> torch.device:
-    device = pick_device(settings["device"])
-    # On a GPU the job's threads feed it as DataLoader workers; on a CPU they compute.
-    torch.set_num_threads(1 if device.type == "cuda" else max(1, threads))
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    return device
-
-
-def loader_workers(device: torch.device, threads: int) -> int:
-    """DataLoader workers: the job's other threads on a GPU; none on a CPU (the cache is fast)."""
-    return max(0, threads - 1) if device.type == "cuda" else 0
-
-
 def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader:
     return DataLoader(
         dataset,
@@ -86,7 +76,7 @@ def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader
 
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
-    device = _prepare(settings, threads)
+    device = prepare_device(settings["device"], threads)
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
     train_set = TracedFramesDataset(cache, _split(table, "TRAIN"), traces, normaliser)
     val_set = TracedFramesDataset(cache, _split(table, "VAL"), traces, normaliser)
@@ -104,17 +94,8 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    if settings["optimizer"] == "sgd":
-        optimiser = torch.optim.SGD(
-            model.parameters(), lr=settings["lr"], momentum=settings["momentum"], weight_decay=settings["weight_decay"]
-        )
-    else:
-        optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
-    scheduler = (
-        torch.optim.lr_scheduler.StepLR(optimiser, settings["lr_step"], settings["lr_gamma"])
-        if settings["lr_step"]
-        else None
-    )
+    optimiser = make_optimiser(model.parameters(), settings)
+    scheduler = make_scheduler(optimiser, settings)
     shuffle = torch.Generator()
     workers = loader_workers(device, threads)
     loaders = {
@@ -122,7 +103,7 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
         "val": _loader(val_set, workers, device, batch_size=batch, shuffle=False),
     }
     identity = {k: settings[k] for k in TRAINING_KEYS}
-    identity["data"] = [_file_digest(p) for p in (manifest, tracings, normalisation)]
+    identity["data"] = [file_digest(p) for p in (manifest, tracings, normalisation)]
     run = TrainingRun(
         model=model,
         optimiser=optimiser,
@@ -151,7 +132,7 @@ def evaluate(
     settings: dict, best: str, manifest: str, tracings: str, index: str, normalisation: str, threads: int = 1
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Dice on VAL and TEST: the summary table and one per-video table per split."""
-    device = _prepare(settings, threads)
+    device = prepare_device(settings["device"], threads)
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
     model = _trained_model(settings, best, device)
     summary, per_video = [], {}
@@ -174,7 +155,7 @@ def evaluate(
 
 def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
     """size.csv for the videos of the configured splits."""
-    device = _prepare(settings, threads)
+    device = prepare_device(settings["device"], threads)
     table = pd.read_csv(manifest, dtype={"FileName": str})
     splits = settings["size_splits"]
     if "all" not in splits:
@@ -204,7 +185,7 @@ def overlays(
     threads: int = 1,
 ) -> list[str]:
     """Overlay videos and trace figures for the first ``settings['overlays']`` videos of size.csv."""
-    device = _prepare(settings, threads)
+    device = prepare_device(settings["device"], threads)
     model = _trained_model(settings, best, device)
     normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
     return write_overlays(

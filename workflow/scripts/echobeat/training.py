@@ -44,6 +44,45 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def prepare_device(device: str, threads: int) -> torch.device:
+    """The job's device, with torch's threads set for it and cuDNN autotuning on a GPU."""
+    chosen = pick_device(device)
+    # On a GPU the job's threads feed it as DataLoader workers; on a CPU they compute.
+    torch.set_num_threads(1 if chosen.type == "cuda" else max(1, threads))
+    if chosen.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    log.info("device %s, %d job thread(s)", chosen, threads)
+    return chosen
+
+
+def loader_workers(device: torch.device, threads: int) -> int:
+    """DataLoader workers: the job's other threads on a GPU; none on a CPU (the cache is fast)."""
+    return max(0, threads - 1) if device.type == "cuda" else 0
+
+
+def file_digest(path: str | Path) -> str:
+    """A short content hash of an input file, for training fingerprints."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def make_optimiser(parameters, settings: dict) -> torch.optim.Optimizer:
+    """SGD with momentum (the original's) or Adam, from a stage's settings."""
+    if settings["optimizer"] == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=settings["lr"], momentum=settings["momentum"], weight_decay=settings["weight_decay"]
+        )
+    if settings["optimizer"] == "adam":
+        return torch.optim.Adam(parameters, lr=settings["lr"], weight_decay=settings["weight_decay"])
+    raise ValueError(f"optimizer must be sgd or adam, not {settings['optimizer']!r}")
+
+
+def make_scheduler(optimiser: torch.optim.Optimizer, settings: dict):
+    """StepLR every ``lr_step`` epochs by ``lr_gamma``, or None for a constant rate."""
+    if not settings["lr_step"]:
+        return None
+    return torch.optim.lr_scheduler.StepLR(optimiser, settings["lr_step"], settings["lr_gamma"])
+
+
 @dataclass
 class Accumulator:
     """Sums over an epoch: the loss, the samples, and whatever the task counts."""

@@ -1,0 +1,112 @@
+"""EF video stage: batched all-clip inference, clip counts, metrics, bootstrap, weights."""
+
+import urllib.error
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+
+from echobeat.cache import VideoCache, build_cache
+from echobeat.clips import n_clips
+from echobeat.datasets import ClipDataset, Normaliser
+from echobeat.models import WeightsError
+from echobeat.stats import regression_metrics
+from echobeat.verify import VerifySettings, verify_dataset
+from echobeat.video import metrics_table, predict_all_clips, video_level, video_model
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory):
+    from conftest import tiny_settings
+
+    from echobeat.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("video")
+    generate_dataset(root / "data", tiny_settings(n_videos=4, seed=21, frames={"min": 26, "max": 45}), threads=2)
+    manifest = verify_dataset(root / "data", VerifySettings()).manifest
+    index = build_cache(manifest, root / "data" / "Videos", root / "cache")
+    return VideoCache(root / "cache", index), manifest
+
+
+def test_all_clip_batches_equal_one_clip_at_a_time(cached):
+    cache, manifest = cached
+    torch.manual_seed(0)
+    model = video_model("r3d_18", "random", bias=50.0).eval()
+    normaliser = Normaliser([30.0] * 3, [40.0] * 3)
+    # 4 frames every 8: videos shorter than 32 frames are padded; each has max(F, 32) - 24 clips.
+    dataset = ClipDataset(cache, manifest, normaliser, 4, 8, clips="all")
+    batched = predict_all_clips(model, dataset, normaliser, torch.device("cpu"), batch_size=7)
+    assert len(batched) == len(dataset)
+    with torch.no_grad():
+        one_by_one = [model(dataset[i][0][None])[0, 0].item() for i in range(len(dataset))]
+    np.testing.assert_allclose(batched["Prediction"], one_by_one, rtol=0, atol=1e-4)
+    for row in manifest.itertuples():
+        clips = batched[batched["Filename"] == f"{row.FileName}.avi"]["Clip"].tolist()
+        assert clips == list(range(n_clips(row.NumberOfFrames, 4, 8)))
+        assert len(clips) == max(row.NumberOfFrames, 32) - 24
+    assert (manifest["NumberOfFrames"] < 32).any(), "a video shorter than one clip"
+    per_video = batched.groupby("Filename", sort=False)["Prediction"].mean()
+    first = manifest["FileName"][0] + ".avi"
+    assert per_video[first] == pytest.approx(np.mean(one_by_one[: n_clips(manifest["NumberOfFrames"][0], 4, 8)]))
+
+
+def test_regression_metrics_by_hand():
+    # Errors -5, 0, +10: MAE 5, RMSE sqrt(125 / 3), R2 1 - 125 / 516.67.
+    rows = {r["metric"]: r for r in regression_metrics([50, 60, 40], [55, 60, 30], samples=10_000, seed=3)}
+    assert rows["MAE"]["value"] == pytest.approx(5.0)
+    assert rows["RMSE"]["value"] == pytest.approx(np.sqrt(125 / 3))
+    truth = np.array([55, 60, 30])
+    assert rows["R2"]["value"] == pytest.approx(1 - 125 / ((truth - truth.mean()) ** 2).sum())
+    # 27 equally likely resamples of the absolute errors {5, 0, 10}: the lowest MAE is 0 (1/27),
+    # then 5/3 (two 0s and a 5: 3/27), so the 5th percentile is 5/3; the highest is 10 (1/27),
+    # then 25/3 (two 10s and a 5: 3/27), so the 95th percentile is 25/3.
+    assert rows["MAE"]["ci_low"] == pytest.approx(5 / 3)
+    assert rows["MAE"]["ci_high"] == pytest.approx(25 / 3)
+
+
+def test_methods_of_the_metrics_table():
+    labels = pd.DataFrame({"FileName": ["A", "B"], "EF": [50.0, 30.0], "Split": ["TEST", "TEST"]})
+    predictions = pd.DataFrame(
+        {
+            "Filename": ["A.avi"] * 3 + ["B.avi"] * 2,
+            "Clip": [0, 1, 2, 0, 1],
+            "Prediction": [40.0, 50.0, 60.0, 20.0, 30.0],
+        }
+    )
+    methods = video_level(predictions, labels, seed=0)
+    assert methods["first_clip"]["prediction"].to_dict() == {"A.avi": 40.0, "B.avi": 20.0}
+    assert methods["all_clips"]["prediction"].to_dict() == {"A.avi": 50.0, "B.avi": 25.0}
+    one = methods["one_clip"]["prediction"]
+    assert one["A.avi"] in (40.0, 50.0, 60.0) and one["B.avi"] in (20.0, 30.0)
+    assert methods["all_clips"]["EF"].to_dict() == {"A.avi": 50.0, "B.avi": 30.0}
+    table = metrics_table({"TEST": predictions}, labels, samples=100, seed=0)
+    assert table.columns.tolist() == ["split", "method", "metric", "value", "ci_low", "ci_high"]
+    all_clips = table[(table["method"] == "all_clips")].set_index("metric")["value"]
+    assert all_clips["MAE"] == pytest.approx(2.5) and all_clips["RMSE"] == pytest.approx(np.sqrt(12.5))
+    first = table[(table["method"] == "first_clip")].set_index("metric")["value"]
+    assert first["MAE"] == pytest.approx(10.0)
+
+
+def test_model_head_and_local_weights(tmp_path):
+    model = video_model("mc3_18", "random", bias=42.0)
+    assert model.fc.out_features == 1 and model.fc.bias.item() == pytest.approx(42.0)
+    path = tmp_path / "weights.pt"
+    torch.save({"model": model.state_dict()}, path)
+    again = video_model("mc3_18", str(path))
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value)
+    with pytest.raises(WeightsError, match="does not fit this model"):
+        video_model("r3d_18", str(path))
+    with pytest.raises(ValueError, match="unknown video model"):
+        video_model("resnet50", "random")
+
+
+def test_pretrained_weights_without_internet_say_what_to_do(monkeypatch):
+    def offline(**kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torchvision.models.video, "r2plus1d_18", offline)
+    with pytest.raises(WeightsError, match="path of a local .pt state dict"):
+        video_model("r2plus1d_18", "pretrained")

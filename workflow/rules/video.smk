@@ -1,0 +1,53 @@
+"""EF video stage: one training and one all-clip inference job per configured run."""
+
+
+wildcard_constraints:
+    run="|".join(VIDEO_RUNS) or "(?!)",
+
+
+rule train_video:
+    input:
+        **video_data(),
+    output:
+        best=video_result("best.pt"),
+        log=video_result("log.csv"),
+    log:
+        "logs/train_video/{run}.log",
+    benchmark:
+        "logs/benchmarks/train_video/{run}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["video"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=24 * 60,
+    params:
+        settings=video_train_settings,
+    script:
+        "../scripts/train_video.py"
+
+
+rule predict_clips:
+    input:
+        **video_data(),
+        best=video_result("best.pt"),
+    output:
+        val=video_result("val_predictions.csv"),
+        test=video_result("test_predictions.csv"),
+        metrics=video_result("metrics.csv"),
+    log:
+        "logs/predict_clips/{run}.log",
+    benchmark:
+        "logs/benchmarks/predict_clips/{run}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["video"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=240,
+    params:
+        settings=video_predict_settings,
+    script:
+        "../scripts/predict_clips.py"

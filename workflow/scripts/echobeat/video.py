@@ -1,0 +1,146 @@
+"""The EF video stage: models, the training task, and batched all-clip inference.
+
+Loss is the mean squared error of one prediction per clip (ECHONET_FACTS.md section 5); the
+logged epoch loss is the per-clip mean. The fc head is one output whose bias starts at the
+mean EF of the training split (``bias_init: train_mean``) or the original's hard-coded 55.6
+(``echonet``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+import torchvision
+from torch.utils.data import DataLoader
+
+from .datasets import ClipDataset, Normaliser, prebatched
+from .models import WeightsError, load_state
+from .stats import regression_metrics
+from .training import Accumulator, autocast
+
+log = logging.getLogger(__name__)
+
+VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")
+ECHONET_BIAS = 55.6
+
+
+def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BIAS) -> torch.nn.Module:
+    """A torchvision video ResNet whose fc is Linear(512, 1) with the given bias."""
+    if name not in VIDEO_MODELS:
+        raise ValueError(f"unknown video model {name!r}; choose one of {', '.join(VIDEO_MODELS)}")
+    builder = getattr(torchvision.models.video, name)
+    if weights == "pretrained":
+        try:
+            model = builder(weights="DEFAULT")
+        except Exception as err:  # network errors come in many types
+            raise WeightsError(
+                f"cannot download torchvision's Kinetics-400 weights for {name} ({type(err).__name__}: {err}). "
+                "On a machine without internet, put the weights file in torchvision's cache "
+                "(~/.cache/torch/hub/checkpoints) or set the run's weights to the path of a local .pt "
+                "state dict, or to random."
+            ) from None
+    else:
+        model = builder(weights=None)
+    model.fc = torch.nn.Linear(model.fc.in_features, 1)
+    with torch.no_grad():
+        model.fc.bias.fill_(bias)
+    if weights not in ("pretrained", "random"):
+        load_state(model, weights)
+    return model
+
+
+def predict(model: torch.nn.Module, batch, normaliser: Normaliser, device: torch.device) -> torch.Tensor:
+    """(B,) float32 predictions of a :class:`~echobeat.datasets.ClipBatch`."""
+    x = batch.normalised(normaliser, device)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return model(x)[:, 0].float()
+
+
+class VideoTask:
+    """Batches of random clips (``ClipBatch``) with EF targets."""
+
+    metric_names = ("r2", "mae")
+
+    def __init__(self, normaliser: Normaliser):
+        self.normaliser = normaliser
+
+    def step(self, model, batch, device, totals: Accumulator) -> torch.Tensor:
+        prediction = predict(model, batch, self.normaliser, device)
+        target = batch.targets.to(device, non_blocking=True)
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        totals.loss += loss.item() * len(batch)
+        totals.samples += len(batch)
+        totals.add("prediction", prediction.detach().cpu().numpy())
+        totals.add("target", batch.targets.numpy())
+        return loss
+
+    def epoch_loss(self, totals: Accumulator) -> float:
+        return totals.loss / max(totals.samples, 1)
+
+    def metrics(self, totals: Accumulator) -> dict[str, float]:
+        prediction, target = totals.get("prediction"), totals.get("target")
+        if len(target) == 0:
+            return {"r2": float("nan"), "mae": float("nan")}
+        total = ((target - target.mean()) ** 2).sum()
+        r2 = 1.0 - ((target - prediction) ** 2).sum() / total if total > 0 else float("nan")
+        return {"r2": float(r2), "mae": float(np.abs(prediction - target).mean())}
+
+
+@torch.no_grad()
+def predict_all_clips(
+    model, dataset: ClipDataset, normaliser: Normaliser, device: torch.device, batch_size: int, workers: int = 0
+) -> pd.DataFrame:
+    """Every clip of every video, in batches across clips and videos: Filename (.avi), Clip, Prediction."""
+    model.eval()
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=prebatched,
+        pin_memory=device.type == "cuda",
+    )
+    names, starts, predictions = [], [], []
+    for batch in loader:
+        with autocast(device):
+            predictions.append(predict(model, batch, normaliser, device).cpu().numpy())
+        names += [dataset.names[v] for v in batch.videos.tolist()]
+        starts.append(batch.starts.numpy())
+    return pd.DataFrame(
+        {
+            "Filename": [f"{n}.avi" for n in names],
+            "Clip": np.concatenate(starts) if starts else np.empty(0, np.int64),
+            "Prediction": np.concatenate(predictions) if predictions else np.empty(0, np.float32),
+        }
+    )
+
+
+def video_level(predictions: pd.DataFrame, labels: pd.DataFrame, seed: int) -> dict[str, pd.DataFrame]:
+    """Per-video predictions of each method: one_clip (a seeded random clip), first_clip, all_clips."""
+    rng = np.random.default_rng(seed)
+    truth = labels.assign(Filename=labels["FileName"] + ".avi").set_index("Filename")["EF"]
+    grouped = predictions.groupby("Filename", sort=False)
+    methods = {
+        "one_clip": grouped["Prediction"].agg(lambda p: p.iloc[rng.integers(len(p))]),
+        "first_clip": predictions[predictions["Clip"] == 0].set_index("Filename")["Prediction"],
+        "all_clips": grouped["Prediction"].mean(),
+    }
+    return {
+        method: pd.DataFrame({"prediction": values, "EF": truth.reindex(values.index)}).dropna()
+        for method, values in methods.items()
+    }
+
+
+def metrics_table(split_predictions: dict[str, pd.DataFrame], labels: pd.DataFrame, samples: int, seed: int):
+    """metrics.csv rows: split, method, metric, value, ci_low, ci_high."""
+    rows = []
+    for split, predictions in split_predictions.items():
+        for method, table in video_level(predictions, labels, seed).items():
+            if table.empty:
+                continue
+            for row in regression_metrics(table["prediction"], table["EF"], samples=samples, seed=seed):
+                rows.append({"split": split, "method": method, **row})
+    return pd.DataFrame(rows, columns=["split", "method", "metric", "value", "ci_low", "ci_high"])

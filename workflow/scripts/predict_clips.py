@@ -1,0 +1,18 @@
+"""Rule predict_clips: a prediction for every clip of every VAL and TEST video; metrics."""
+
+from echobeat.atomic import write_csv
+from echobeat.logs import setup_logging
+from echobeat.video_run import predict
+
+setup_logging(snakemake.log[0])
+predictions, metrics = predict(
+    snakemake.params.settings,
+    snakemake.input.best,
+    snakemake.input.manifest,
+    snakemake.input.index,
+    snakemake.input.normalisation,
+    threads=snakemake.threads,
+)
+write_csv(snakemake.output.val, predictions["VAL"])
+write_csv(snakemake.output.test, predictions["TEST"])
+write_csv(snakemake.output.metrics, metrics)

@@ -1,0 +1,16 @@
+"""Rule train_video: train one EF run (resumes from checkpoint.pt)."""
+
+from pathlib import Path
+
+from echobeat.logs import setup_logging
+from echobeat.video_run import train
+
+setup_logging(snakemake.log[0])
+train(
+    snakemake.params.settings,
+    snakemake.input.manifest,
+    snakemake.input.index,
+    snakemake.input.normalisation,
+    Path(snakemake.output.best).parent,
+    threads=snakemake.threads,
+)
