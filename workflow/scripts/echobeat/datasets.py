@@ -70,6 +70,11 @@ class Normaliser:
         return x.float().sub_(mean).div_(std)
 
 
+def split_rows(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The manifest rows of one split (TRAIN, VAL or TEST), renumbered from 0."""
+    return manifest[manifest["Split"] == split].reset_index(drop=True)
+
+
 def to_three_channels(pixels: np.ndarray) -> np.ndarray:
     """A (1, ...) uint8 array repeated to (3, ...); a (3, ...) array unchanged."""
     return np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels

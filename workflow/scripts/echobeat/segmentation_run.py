@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from .atomic import write_csv
 from .cache import VideoCache
-from .datasets import FrameBatches, Normaliser, TracedFramesDataset
+from .datasets import FrameBatches, Normaliser, TracedFramesDataset, split_rows
 from .models import load_state, segmentation_model, set_bn_momentum
 from .overlays import write_overlays
 from .segmentation import SegmentationTask, dice_summary, frame_sizes, per_video_dice, size_table, traced_frame_counts
@@ -33,22 +33,6 @@ from .training import (
 
 log = logging.getLogger(__name__)
 
-# Settings that change what training produces (the others only change how fast it runs).
-TRAINING_KEYS = (
-    "model",
-    "weights",
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "lr_step",
-    "lr_gamma",
-    "seed",
-    "bn_momentum",
-)
-
 
 def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
     table = pd.read_csv(manifest, dtype={"FileName": str})
@@ -58,10 +42,6 @@ def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
         VideoCache.open(index),
         Normaliser.from_json(json.loads(Path(normalisation).read_text())),
     )
-
-
-def _split(table: pd.DataFrame, split: str) -> pd.DataFrame:
-    return table[table["Split"] == split].reset_index(drop=True)
 
 
 def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader:
@@ -78,8 +58,8 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
     device = prepare_device(settings["device"], threads)
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
-    train_set = TracedFramesDataset(cache, _split(table, "TRAIN"), traces, normaliser)
-    val_set = TracedFramesDataset(cache, _split(table, "VAL"), traces, normaliser)
+    train_set = TracedFramesDataset(cache, split_rows(table, "TRAIN"), traces, normaliser)
+    val_set = TracedFramesDataset(cache, split_rows(table, "VAL"), traces, normaliser)
     batch = settings["batch_size"]
     if len(train_set) < batch:
         raise ValueError(
@@ -102,7 +82,8 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
         "train": _loader(train_set, workers, device, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
         "val": _loader(val_set, workers, device, batch_size=batch, shuffle=False),
     }
-    identity = {k: settings[k] for k in TRAINING_KEYS}
+    # Everything that shapes the model; the device only changes where it is computed.
+    identity = {k: v for k, v in settings.items() if k != "device"}
     identity["data"] = [file_digest(p) for p in (manifest, tracings, normalisation)]
     run = TrainingRun(
         model=model,
@@ -137,7 +118,7 @@ def evaluate(
     model = _trained_model(settings, best, device)
     summary, per_video = [], {}
     for split in ("VAL", "TEST"):
-        subset = _split(table, split)
+        subset = split_rows(table, split)
         dataset = TracedFramesDataset(cache, subset, traces, normaliser)
         batch = max(1, settings["inference_batch_size"] // 2)  # ED and ES frames: two per item
         loader = _loader(dataset, loader_workers(device, threads), device, batch_size=batch)

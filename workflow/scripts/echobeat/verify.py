@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -78,7 +78,6 @@ class Verification:
     manifest: pd.DataFrame
     excluded: pd.DataFrame
     tracings: pd.DataFrame
-    orphans: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -296,7 +295,6 @@ def verify_dataset(data_dir: str | os.PathLike[str], settings: VerifySettings, t
         ]
 
     verification = _decide(data_dir, settings, rows, problems, traced_videos, infos)
-    verification.orphans = orphans
     if settings.on_error == "stop" and verification.errors:
         raise DatasetCheckFailed(verification)
     return verification

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .cache import VideoCache
-from .datasets import ClipDataset, Normaliser, prebatched
+from .datasets import ClipDataset, Normaliser, prebatched, split_rows
 from .models import load_state
 from .training import (
     TrainingRun,
@@ -30,25 +30,6 @@ from .video import ECHONET_BIAS, VideoTask, metrics_table, predict_all_clips, vi
 
 log = logging.getLogger(__name__)
 
-# Settings that shape what training produces; with the input files they make its fingerprint.
-TRAINING_KEYS = (
-    "model",
-    "frames",
-    "period",
-    "weights",
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "lr_step",
-    "lr_gamma",
-    "pad",
-    "bias_init",
-    "seed",
-)
-
 
 def _inputs(manifest: str, index: str, normalisation: str):
     return (
@@ -58,15 +39,11 @@ def _inputs(manifest: str, index: str, normalisation: str):
     )
 
 
-def _split(table: pd.DataFrame, split: str) -> pd.DataFrame:
-    return table[table["Split"] == split].reset_index(drop=True)
-
-
 def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train one EF run; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
     device = prepare_device(settings["device"], threads)
     table, cache, normaliser = _inputs(manifest, index, normalisation)
-    train_table, val_table = _split(table, "TRAIN"), _split(table, "VAL")
+    train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
     batch = settings["batch_size"]
     if len(train_table) < batch:
         raise ValueError(
@@ -112,7 +89,8 @@ def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir
         val_set.set_epoch(epoch)
         shuffle.manual_seed(seed * 1_000_003 + epoch)
 
-    identity = {k: settings[k] for k in TRAINING_KEYS}
+    # Everything that shapes the model; the device only changes where it is computed.
+    identity = {k: v for k, v in settings.items() if k != "device"}
     identity["data"] = [file_digest(p) for p in (manifest, normalisation)]
     run = TrainingRun(
         model=model,
@@ -139,7 +117,7 @@ def predict(settings: dict, best: str, manifest: str, index: str, normalisation:
         model = model.to(memory_format=torch.channels_last_3d)
     predictions = {}
     for split in ("VAL", "TEST"):
-        subset = _split(table, split)
+        subset = split_rows(table, split)
         dataset = ClipDataset(cache, subset, normaliser, settings["frames"], settings["period"], clips="all")
         predictions[split] = predict_all_clips(
             model, dataset, normaliser, device, settings["inference_batch_size"], loader_workers(device, threads)
