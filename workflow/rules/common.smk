@@ -1,5 +1,6 @@
 """Helpers shared by the rules: paths, the config slice each rule gets, and input checks."""
 
+import re
 from pathlib import Path
 
 import pandas as pd

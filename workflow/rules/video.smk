@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    run="|".join(VIDEO_RUNS) or "(?!)",
+    run="|".join(re.escape(name) for name in VIDEO_RUNS) or "(?!)",
 
 
 rule train_video:
