@@ -208,8 +208,7 @@ def test_checkpoint_of_other_settings_is_set_aside(stage_inputs, tmp_path, caplo
 
 
 def test_best_loss_survives_a_resume(stage_inputs, tmp_path):
-    # Finish a run, then ask for more epochs with the same settings except epochs: a new
-    # fingerprint, so no resume; but resuming the same settings keeps the recorded best.
+    # The checkpoint records the lowest validation loss and the epoch it came from.
     out = tmp_path / "run"
     train(stage_inputs, out)
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)

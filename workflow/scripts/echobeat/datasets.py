@@ -14,8 +14,10 @@ whatever the number of DataLoader workers.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +70,26 @@ class Normaliser:
         if x.shape[1] == 1:
             x = x.expand(-1, 3, *x.shape[2:])
         return x.float().sub_(mean).div_(std)
+
+
+def stage_data(manifest: str, index: str, normalisation: str) -> tuple[pd.DataFrame, VideoCache, Normaliser]:
+    """What every model rule reads from the data stage: the manifest, the cache, the normaliser."""
+    return (
+        pd.read_csv(manifest, dtype={"FileName": str}),
+        VideoCache.open(index),
+        Normaliser.from_json(json.loads(Path(normalisation).read_text())),
+    )
+
+
+def check_training_splits(n_train: int, n_val: int, batch_size: int, key: str) -> None:
+    """Clear errors for splits a training run cannot use (``key`` names the config key)."""
+    if n_train < batch_size:
+        raise ValueError(
+            f"the TRAIN split has {n_train} usable videos, fewer than {key} {batch_size} "
+            "(the last incomplete batch is dropped, as in the original): lower the batch size"
+        )
+    if n_val == 0:
+        raise ValueError("the VAL split has no usable video: the best model is chosen on it")
 
 
 def split_rows(manifest: pd.DataFrame, split: str) -> pd.DataFrame:

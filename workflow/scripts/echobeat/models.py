@@ -19,15 +19,10 @@ class WeightsError(Exception):
 
 
 def _segmentation_constructor(name: str):
-    builder = getattr(torchvision.models.segmentation, name, None)
-    available = sorted(n for n in dir(torchvision.models.segmentation) if n.islower() and not n.startswith("_"))
-    if (
-        builder is None
-        or not callable(builder)
-        or name not in torchvision.models.list_models(module=torchvision.models.segmentation)
-    ):
-        raise ValueError(f"unknown segmentation model {name!r}; torchvision has {', '.join(available)}")
-    return builder
+    available = torchvision.models.list_models(module=torchvision.models.segmentation)
+    if name not in available:
+        raise ValueError(f"unknown segmentation model {name!r}; torchvision has {', '.join(sorted(available))}")
+    return getattr(torchvision.models.segmentation, name)
 
 
 def _one_output_head(model: torch.nn.Module) -> None:

@@ -54,9 +54,9 @@ class SegmentationTask:
         loss_ed = F.binary_cross_entropy_with_logits(ed_logit, ed_mask, reduction="sum")
         loss_es = F.binary_cross_entropy_with_logits(es_logit, es_mask, reduction="sum")
         loss = (loss_ed + loss_es) / 2
-        totals.loss += loss.item()
+        # Logged as the original does: sum of batch losses / samples / pixels per frame.
+        totals.loss += loss.item() / (ed.shape[-2] * ed.shape[-1])
         totals.samples += ed.shape[0]
-        self.pixels = ed.shape[-2] * ed.shape[-1]
         for phase, logit, mask in (("large", ed_logit, ed_mask), ("small", es_logit, es_mask)):
             inter, pred, true = frame_counts(logit.detach(), mask)
             totals.add(f"{phase}_inter", inter)
@@ -65,7 +65,7 @@ class SegmentationTask:
         return loss
 
     def epoch_loss(self, totals: Accumulator) -> float:
-        return totals.loss / max(totals.samples, 1) / getattr(self, "pixels", 112 * 112)
+        return totals.loss / max(totals.samples, 1)
 
     def metrics(self, totals: Accumulator) -> dict[str, float]:
         large = [totals.get(f"large_{k}") for k in ("inter", "pred", "true")]

@@ -6,7 +6,6 @@ paths, builds datasets, loaders and the model, and writes the rule's outputs ato
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .atomic import write_csv
-from .cache import VideoCache
-from .datasets import FrameBatches, Normaliser, TracedFramesDataset, split_rows
+from .datasets import FrameBatches, TracedFramesDataset, check_training_splits, split_rows, stage_data
 from .models import load_state, segmentation_model, set_bn_momentum
 from .overlays import write_overlays
 from .segmentation import SegmentationTask, dice_summary, frame_sizes, per_video_dice, size_table, traced_frame_counts
@@ -35,13 +33,8 @@ log = logging.getLogger(__name__)
 
 
 def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
-    table = pd.read_csv(manifest, dtype={"FileName": str})
-    return (
-        table,
-        pd.read_csv(tracings, dtype={"FileName": str}),
-        VideoCache.open(index),
-        Normaliser.from_json(json.loads(Path(normalisation).read_text())),
-    )
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    return table, pd.read_csv(tracings, dtype={"FileName": str}), cache, normaliser
 
 
 def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader:
@@ -61,13 +54,7 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
     train_set = TracedFramesDataset(cache, split_rows(table, "TRAIN"), traces, normaliser)
     val_set = TracedFramesDataset(cache, split_rows(table, "VAL"), traces, normaliser)
     batch = settings["batch_size"]
-    if len(train_set) < batch:
-        raise ValueError(
-            f"the TRAIN split has {len(train_set)} usable videos, fewer than segmentation.batch_size {batch} "
-            "(the last incomplete batch is dropped, as in the original): lower the batch size"
-        )
-    if len(val_set) == 0:
-        raise ValueError("the VAL split has no usable video: the best model is chosen on it")
+    check_training_splits(len(train_set), len(val_set), batch, "segmentation.batch_size")
     torch.manual_seed(settings["seed"])
     model = segmentation_model(settings["model"], settings["weights"])
     set_bn_momentum(model, settings["bn_momentum"])
@@ -137,12 +124,10 @@ def evaluate(
 def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
     """size.csv for the videos of the configured splits."""
     device = prepare_device(settings["device"], threads)
-    table = pd.read_csv(manifest, dtype={"FileName": str})
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
     splits = settings["size_splits"]
     if "all" not in splits:
         table = table[table["Split"].isin(splits)].reset_index(drop=True)
-    cache = VideoCache.open(index)
-    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
     model = _trained_model(settings, best, device)
     frames = FrameBatches(cache, table["FileName"].tolist(), batch_size=settings["inference_batch_size"])
     by_video = frame_sizes(model, frames, normaliser, device, workers=loader_workers(device, threads))
@@ -168,12 +153,12 @@ def overlays(
     """Overlay videos and trace figures for the first ``settings['overlays']`` videos of size.csv."""
     device = prepare_device(settings["device"], threads)
     model = _trained_model(settings, best, device)
-    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
     return write_overlays(
         out_dir,
         model,
-        VideoCache.open(index),
-        pd.read_csv(manifest, dtype={"FileName": str}),
+        cache,
+        table,
         pd.read_csv(size_csv, dtype={"Filename": str}),
         normaliser,
         device,

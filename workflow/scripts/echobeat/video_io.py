@@ -55,14 +55,8 @@ def _open(path: Path) -> cv2.VideoCapture:
     return capture
 
 
-def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Yield every frame of a video as a BGR uint8 (H, W, 3) array.
-
-    Raises :class:`VideoTruncatedError` when the file declares more frames than decode,
-    :class:`VideoReadError` when none decodes or the frame size changes.
-    """
-    path = Path(path)
-    capture = _open(path)
+def _decode(capture: cv2.VideoCapture, path: Path) -> Iterator[np.ndarray]:
+    """Every frame of an open capture (released at the end), with the checks of ``iter_frames``."""
     try:
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         count = 0
@@ -89,6 +83,16 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
         )
 
 
+def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Yield every frame of a video as a BGR uint8 (H, W, 3) array.
+
+    Raises :class:`VideoTruncatedError` when the file declares more frames than decode,
+    :class:`VideoReadError` when none decodes or the frame size changes.
+    """
+    path = Path(path)
+    return _decode(_open(path), path)
+
+
 def read_video(path: str | os.PathLike[str]) -> np.ndarray:
     """The whole video as uint8 RGB, shape (3, frames, height, width)."""
     frames = [frame[:, :, ::-1] for frame in iter_frames(path)]
@@ -99,15 +103,12 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """Decode every frame (without keeping them) and describe the video."""
     path = Path(path)
     capture = _open(path)
-    try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
-        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
+    fps = float(capture.get(cv2.CAP_PROP_FPS))
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     n_frames = 0
     grey = True
     height = width = 0
-    for frame in iter_frames(path):
+    for frame in _decode(capture, path):
         height, width = frame.shape[:2]
         if grey:
             grey = bool(

@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from .cache import VideoCache
-from .datasets import ClipDataset, Normaliser, prebatched, split_rows
+from .datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
 from .models import load_state
 from .training import (
     TrainingRun,
@@ -31,27 +28,13 @@ from .video import ECHONET_BIAS, VideoTask, metrics_table, predict_all_clips, vi
 log = logging.getLogger(__name__)
 
 
-def _inputs(manifest: str, index: str, normalisation: str):
-    return (
-        pd.read_csv(manifest, dtype={"FileName": str}),
-        VideoCache.open(index),
-        Normaliser.from_json(json.loads(Path(normalisation).read_text())),
-    )
-
-
 def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train one EF run; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
     device = prepare_device(settings["device"], threads)
-    table, cache, normaliser = _inputs(manifest, index, normalisation)
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
     train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
     batch = settings["batch_size"]
-    if len(train_table) < batch:
-        raise ValueError(
-            f"the TRAIN split has {len(train_table)} usable videos, fewer than the run's batch_size {batch} "
-            "(the last incomplete batch is dropped, as in the original): lower the batch size"
-        )
-    if val_table.empty:
-        raise ValueError("the VAL split has no usable video: the best model is chosen on it")
+    check_training_splits(len(train_table), len(val_table), batch, "the run's batch_size")
     length, period, seed = settings["frames"], settings["period"], settings["seed"]
     train_set = ClipDataset(cache, train_table, normaliser, length, period, "random", settings["pad"], seed)
     val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
@@ -109,7 +92,7 @@ def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir
 def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
     """All-clip predictions of VAL and TEST and the metrics table."""
     device = prepare_device(settings["device"], threads)
-    table, cache, normaliser = _inputs(manifest, index, normalisation)
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
     model = video_model(settings["model"], "random")
     load_state(model, best)
     model = model.to(device)
