@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/video.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

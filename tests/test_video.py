@@ -11,10 +11,11 @@ import torchvision
 from echobeat.cache import VideoCache, build_cache
 from echobeat.clips import n_clips
 from echobeat.datasets import ClipDataset, Normaliser
+from echobeat.ef_methods import metrics_table, video_level
 from echobeat.models import WeightsError
 from echobeat.stats import regression_metrics
 from echobeat.verify import VerifySettings, verify_dataset
-from echobeat.video import metrics_table, predict_all_clips, video_level, video_model
+from echobeat.video import predict_all_clips, video_model
 
 
 @pytest.fixture(scope="module")

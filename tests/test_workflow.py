@@ -1,7 +1,9 @@
 """The real snakemake command line on copies of the workflow: planning, config validation, runs."""
 
+import copy
 import json
 import shutil
+import zipfile
 
 import pandas as pd
 import pytest
@@ -106,6 +108,7 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         "cache": {"threads": 2},
         "segmentation": TINY_SEGMENTATION,
         "video": TINY_VIDEO,
+        "analysis": {"bootstrap_samples": 200},
     }
     path = write_config(workflow_dir / "tiny.yaml", config)
     run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
@@ -158,25 +161,11 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         assert set(metrics["method"]) == {"one_clip", "first_clip", "all_clips"}
         assert set(metrics["metric"]) == {"MAE", "RMSE", "R2"} and set(metrics["split"]) == {"VAL", "TEST"}
         assert pd.read_csv(folder / "log.csv").columns.tolist()[:5] == ["epoch", "phase", "loss", "r2", "mae"]
-    again = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-    assert "Nothing to be done" in again.stdout + again.stderr
-    # A third run plans its own two jobs and nothing else.
-    config["video"] = {**TINY_VIDEO, "runs": {**TINY_VIDEO["runs"], "tiny_third": {"model": "mc3_18", "seed": 1}}}
-    write_config(path, config)
-    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-    planned = jobs_planned(plan.stdout)
-    assert planned == {"train_video": 1, "predict_clips": 1, "all": 1}, planned
-    assert "results/video/tiny_third/best.pt" in plan.stdout and "tiny_r3d/best.pt" not in plan.stdout
-    config["video"] = TINY_VIDEO
-    write_config(path, config)
-    # A beat-detection edit reruns size inference only.
-    config["segmentation"] = {**TINY_SEGMENTATION, "beats": {"trim": "percentile"}}
-    write_config(path, config)
-    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-    assert "segment_all_frames" in plan.stdout and "segmentation_overlays" in plan.stdout
-    assert "train_segmentation" not in plan.stdout and "evaluate_segmentation" not in plan.stdout
-    config["segmentation"] = TINY_SEGMENTATION
-    write_config(path, config)
+    check_analysis_outputs(workflow_dir, manifest, runs=("tiny_r3d", "tiny_mc3"), offset=4 * 8 // 2)
+    report_file = workflow_dir / "results/report.zip"
+    run_snakemake(workflow_dir, "--report", str(report_file), "--configfile", str(path))
+    check_report(report_file, runs=("tiny_r3d", "tiny_mc3"))
+    check_rerun_plans(workflow_dir, path, config)
     # A video whose content changes is decoded again; the other cache entries are reused.
     name = manifest["FileName"][0]
     video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
@@ -189,6 +178,116 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     write_config(path, config)
     plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
     assert "verify_dataset" in plan.stdout and "synthetic_dataset" not in plan.stdout
+
+
+def check_analysis_outputs(workflow_dir, manifest, runs, offset):
+    """Every analysis file of the runs, consistent with the stage outputs it was made from."""
+    tested = manifest[manifest["Split"] == "TEST"]
+    size = pd.read_csv(workflow_dir / "results/segmentation/tiny/size.csv")
+    for run in runs:
+        folder = workflow_dir / "results/analysis" / run
+        table = pd.read_csv(folder / "beat_by_beat.csv")
+        assert table.columns.tolist() == ["Filename", "EF", "beats", "single_clip", "all_clips", "beat_by_beat"]
+        assert sorted(table["Filename"]) == sorted(f"{n}.avi" for n in tested["FileName"])
+        beats = pd.read_csv(folder / "beats.csv")
+        assert (beats["Clip"] == (beats["Frame"] - offset).clip(lower=0)).all()
+        tested_beats = size[size["Filename"].isin(table["Filename"]) & (size["ComputerSmall"] == 1)]
+        assert len(beats) <= len(tested_beats) and table["beats"].sum() == len(beats)
+        predictions = pd.read_csv(workflow_dir / "results/video" / run / "test_predictions.csv")
+        assert table.set_index("Filename")["all_clips"].to_dict() == pytest.approx(
+            predictions.groupby("Filename")["Prediction"].mean().to_dict()
+        )
+        sampling = pd.read_csv(folder / "beat_sampling.csv")
+        assert sorted(set(sampling["beats"])) == [1, 2, 3, 4, 5] and len(sampling) == 500
+        metrics = pd.read_csv(folder / "metrics.csv")
+        assert set(metrics["method"]) == {"single_clip", "one_clip", "all_clips", "beat_by_beat"}
+        assert set(metrics["metric"]) == {"MAE", "RMSE", "R2", "R2_pearson"}
+        all_clips_mae = metrics.set_index(["method", "metric"]).loc[("all_clips", "MAE"), "value"]
+        assert all_clips_mae == pytest.approx((table["all_clips"] - table["EF"]).abs().mean())
+        auc = pd.read_csv(folder / "auc.csv")
+        assert auc[["method", "threshold"]].values.tolist() == [
+            [m, t] for m in ("all_clips", "beat_by_beat") for t in (35, 40, 45, 50)
+        ]
+        for name in ("ef_scatter", "roc", "bland_altman", "beat_sampling", "loss"):
+            for kind in ("png", "pdf"):
+                assert (folder / "figures" / f"{name}.{kind}").stat().st_size > 1000
+    for name in ("segmentation_loss", "dice_histogram"):
+        assert (workflow_dir / "results/segmentation/tiny/figures" / f"{name}.png").stat().st_size > 1000
+    comparison = pd.read_csv(workflow_dir / "results/analysis/comparison.csv")
+    assert comparison["run"].tolist() == [*runs, "paper", "seed_reproduction"]
+    markdown = (workflow_dir / "results/analysis/comparison.md").read_text()
+    assert "| beat_by_beat_MAE |" in markdown and markdown.count("| 4.05 |") == 1
+
+
+def check_report(report_file, runs):
+    """The Snakemake report holds every figure and table, with the workflow description."""
+    with zipfile.ZipFile(report_file) as archive:
+        # Each file lies in report/data/raw/<hash>/<its own name>; the page names the paths.
+        names = [name.rsplit("/", 1)[-1] for name in archive.namelist()]
+        text = archive.read("report/report.html").decode("utf-8", "replace")
+    for figure in ("ef_scatter.png", "roc.png", "bland_altman.png", "beat_sampling.png", "loss.png"):
+        assert names.count(figure) == len(runs), figure
+    assert names.count("metrics.csv") == len(runs) and names.count("auc.csv") == len(runs)
+    for name in ("segmentation_loss.png", "dice_histogram.png", "comparison.csv"):
+        assert name in names, name
+    for run in runs:
+        assert f"results/analysis/{run}/figures/roc.png" in text
+    assert "EchoNet-Dynamic" in text
+
+
+def check_rerun_plans(workflow_dir, path, config):
+    """After a finished run, each kind of edit plans exactly the jobs it affects."""
+
+    def plan_after(edit):
+        edited = copy.deepcopy(config)
+        edit(edited)
+        write_config(path, edited)
+        plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
+        write_config(path, config)
+        return jobs_planned(plan.stdout) if "Job stats:" in plan.stdout else {}, plan.stdout
+
+    planned, _ = plan_after(lambda c: None)
+    assert planned == {}, f"nothing changed, yet planned {planned}"
+    per_run = {"beat_by_beat": 1, "analysis_metrics": 1, "ef_figures": 1, "compare_runs": 1, "all": 1}
+    # A third run: its own training, inference and analysis, and the comparison.
+    planned, stdout = plan_after(lambda c: c["video"]["runs"].update({"tiny_third": {"model": "mc3_18", "seed": 1}}))
+    assert planned == {"train_video": 1, "predict_clips": 1, **per_run}, planned
+    assert "results/video/tiny_third/best.pt" in stdout and "tiny_r3d/best.pt" not in stdout
+    # One run's training setting: that run's training, inference and analysis only.
+    planned, stdout = plan_after(lambda c: c["video"]["runs"]["tiny_mc3"].update({"lr": 1e-4}))
+    assert planned == {"train_video": 1, "predict_clips": 1, **per_run}, planned
+    assert "results/video/tiny_mc3/best.pt" in stdout and "tiny_r3d/best.pt" not in stdout
+    # A segmentation training setting: segmentation, size.csv and every run's analysis, no video job.
+    planned, _ = plan_after(lambda c: c["segmentation"].update({"lr": 1e-4}))
+    assert planned == {
+        "train_segmentation": 1,
+        "evaluate_segmentation": 1,
+        "segment_all_frames": 1,
+        "segmentation_overlays": 1,
+        "segmentation_figures": 1,
+        "beat_by_beat": 2,
+        "analysis_metrics": 2,
+        "ef_figures": 2,
+        "compare_runs": 1,
+        "all": 1,
+    }, planned
+    # Beat detection: size inference and what reads size.csv, not the segmentation training.
+    planned, _ = plan_after(lambda c: c["segmentation"].update({"beats": {"trim": "percentile"}}))
+    assert set(planned) == {
+        "segment_all_frames",
+        "segmentation_overlays",
+        "beat_by_beat",
+        "analysis_metrics",
+        "ef_figures",
+        "compare_runs",
+        "all",
+    }, planned
+    # A plotting option: the figures only.
+    planned, _ = plan_after(lambda c: c.setdefault("analysis", {}).update({"figures": {"dpi": 90}}))
+    assert planned == {"ef_figures": 2, "segmentation_figures": 1, "all": 1}, planned
+    # An analysis setting: the metrics, their figures' inputs stay.
+    planned, _ = plan_after(lambda c: c.setdefault("analysis", {}).update({"bootstrap_samples": 50}))
+    assert planned == {"analysis_metrics": 2, "compare_runs": 1, "all": 1}, planned
 
 
 def test_damaged_real_dataset_stops_with_one_clear_message(workflow_dir, tiny_dataset, tmp_path):

@@ -37,7 +37,7 @@ def final_outputs():
     ]
     if config["segmentation"]["overlays"]:
         outputs.append(segmentation_result("overlays"))
-    return outputs + video_outputs()
+    return outputs + video_outputs() + analysis_outputs()
 
 
 def guard_synthetic_target():
@@ -232,3 +232,115 @@ def video_predict_settings(wildcards):
 def video_outputs():
     """The final files of every configured run."""
     return [str(Path("results/video") / run / "metrics.csv") for run in VIDEO_RUNS]
+
+
+def analysis_result(name):
+    """A file under results/analysis/<run>/ (with the {run} wildcard)."""
+    return str(Path("results/analysis/{run}") / name)
+
+
+def beat_by_beat_settings(wildcards):
+    """What rule beat_by_beat uses: the beat-to-clip offset of this run, and the sampling experiment."""
+    run = VIDEO_RUNS[wildcards.run]
+    offset = config["analysis"]["beat_offset"]
+    return {
+        "offset": run["frames"] * run["period"] // 2 if offset is None else offset,
+        **config["analysis"]["sampling"],
+        "seed": config["analysis"]["seed"],
+    }
+
+
+def analysis_metrics_settings(wildcards):
+    """What rule analysis_metrics uses; one_clip draws with the run's seed, as the video stage does."""
+    analysis = config["analysis"]
+    return {
+        "bootstrap_samples": analysis["bootstrap_samples"],
+        "seed": analysis["seed"],
+        "auc_thresholds": analysis["auc_thresholds"],
+        "one_clip_seed": VIDEO_RUNS[wildcards.run]["seed"],
+    }
+
+
+def figure_settings():
+    """The plotting options every figure rule uses."""
+    return dict(config["analysis"]["figures"])
+
+
+def ef_figure_settings(wildcards):
+    """What rule ef_figures uses."""
+    return {**figure_settings(), "auc_thresholds": config["analysis"]["auc_thresholds"]}
+
+
+# Figure name -> its label in the report (the caption is workflow/report/<name>.rst).
+EF_FIGURES = {
+    "ef_scatter": "predicted vs true EF",
+    "roc": "HFrEF ROC curves",
+    "bland_altman": "Bland-Altman",
+    "beat_sampling": "MAE against beats",
+    "loss": "loss curves",
+}
+SEGMENTATION_FIGURES = {
+    "segmentation_loss": "loss curves",
+    "dice_histogram": "Dice per video",
+}
+
+
+def figure_paths(folder, figures):
+    """PNG and PDF path of each figure, keyed <name>_png / <name>_pdf."""
+    return {
+        f"{name}_{kind}": str(Path(folder) / f"{name}.{kind}")
+        for name in figures
+        for kind in ("png", "pdf")
+    }
+
+
+def figure_outputs(folder, figures, category, subcategory):
+    """figure_paths, the PNGs marked for the report with their captions."""
+    outputs = figure_paths(folder, figures)
+    for name, label in figures.items():
+        outputs[f"{name}_png"] = report(
+            outputs[f"{name}_png"],
+            caption=f"../report/{name}.rst",
+            category=category,
+            subcategory=subcategory,
+            labels={"figure": label},
+        )
+    return outputs
+
+
+def ef_figure_outputs():
+    """The figures of one EF run."""
+    return figure_outputs(analysis_result("figures"), EF_FIGURES, "EF runs", "{run}")
+
+
+def segmentation_figure_outputs():
+    """The segmentation stage's figures."""
+    return figure_outputs(
+        segmentation_result("figures"), SEGMENTATION_FIGURES, "Segmentation", "Training and Dice"
+    )
+
+
+def comparison_settings():
+    """The settings of every run that the comparison table shows beside its numbers."""
+    return {
+        name: {key: run[key] for key in ("model", "frames", "period", "weights", "epochs")}
+        for name, run in VIDEO_RUNS.items()
+    }
+
+
+def analysis_outputs():
+    """The analysis files of every run, the segmentation figures and the comparison."""
+    segmentation = list(figure_paths(segmentation_result("figures"), SEGMENTATION_FIGURES).values())
+    if not VIDEO_RUNS:
+        return segmentation
+    per_run = [
+        analysis_result("beat_by_beat.csv"),
+        analysis_result("metrics.csv"),
+        *figure_paths(analysis_result("figures"), EF_FIGURES).values(),
+    ]
+    return [
+        *expand(per_run, run=VIDEO_RUNS),
+        *segmentation,
+        "results/analysis/comparison.csv",
+        "results/analysis/comparison.md",
+    ]

@@ -1,4 +1,4 @@
-"""Statistics shared by the stages: pooled Dice and the original's bootstrap interval.
+"""Statistics shared by the stages: pooled Dice, EF errors, R2, AUC and the original's bootstrap interval.
 
 The bootstrap resamples the per-item values with replacement ``samples`` times, sorts the
 resampled statistics and takes the ones at positions round(0.05 n) and round(0.95 n): the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import rankdata
 
 BOOTSTRAP_SAMPLES = 10_000
 _CHUNK = 500
@@ -42,8 +43,13 @@ def bootstrap(
         count = min(_CHUNK, samples - first)
         index = rng.integers(0, n, size=(count, n))
         values[first : first + count] = statistic(*(c[index] for c in columns))
-    values.sort()  # NaN (e.g. R2 of a resample whose labels are all equal) sorts last
-    return point, float(values[round(0.05 * samples)]), float(values[min(round(0.95 * samples), samples - 1)])
+    # A resample can have no value (R2 when its labels are all equal, AUC with one class only):
+    # the interval comes from the resamples that have one.
+    values = np.sort(values[~np.isnan(values)])
+    if not len(values):
+        return point, float("nan"), float("nan")
+    count = len(values)
+    return point, float(values[round(0.05 * count)]), float(values[min(round(0.95 * count), count - 1)])
 
 
 def dice_statistic(intersection: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -71,14 +77,53 @@ def r2_statistic(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
         return np.where(total > 0, 1.0 - residual / total, np.nan)
 
 
+def r2_pearson_statistic(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Squared Pearson correlation of each resample (rows): R's ``lm(EF ~ pred)`` r.squared."""
+    predicted = predicted - predicted.mean(axis=1, keepdims=True)
+    true = true - true.mean(axis=1, keepdims=True)
+    variance = (predicted**2).sum(axis=1) * (true**2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(variance > 0, (predicted * true).sum(axis=1) ** 2 / variance, np.nan)
+
+
+def auc_statistic(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve of each resample (rows), ties counted half (Mann-Whitney U / n1 n0).
+
+    ``score`` is higher for the positive class; a resample with one class only has no AUC (NaN).
+    """
+    positive = positive > 0.5
+    ranks = rankdata(score, axis=1)
+    n_positive = positive.sum(axis=1)
+    n_negative = positive.shape[1] - n_positive
+    u = (ranks * positive).sum(axis=1) - n_positive * (n_positive + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_positive > 0) & (n_negative > 0), u / (n_positive * n_negative), np.nan)
+
+
+def roc_points(score, positive) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every cut of ``score``, from (0, 0) to (1, 1)."""
+    score = np.asarray(score, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    cuts = np.unique(score)[::-1]
+    called = score[None, :] >= cuts[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = (called & positive).sum(axis=1) / positive.sum()
+        fpr = (called & ~positive).sum(axis=1) / (~positive).sum()
+    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
 REGRESSION_METRICS = {"MAE": mae_statistic, "RMSE": rmse_statistic, "R2": r2_statistic}
+# The beat-by-beat analysis adds the R script's R2 (squared correlation) beside scikit-learn's.
+ANALYSIS_METRICS = {**REGRESSION_METRICS, "R2_pearson": r2_pearson_statistic}
 
 
-def regression_metrics(predicted, true, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> list[dict]:
-    """MAE, RMSE and R2 with their bootstrap intervals: rows of (metric, value, ci_low, ci_high)."""
+def regression_metrics(
+    predicted, true, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, metrics: dict | None = None
+) -> list[dict]:
+    """Each metric (default MAE, RMSE, R2) with its bootstrap interval: rows of (metric, value, ci_low, ci_high)."""
     columns = (np.asarray(predicted, dtype=np.float64), np.asarray(true, dtype=np.float64))
     rows = []
-    for name, statistic in REGRESSION_METRICS.items():
+    for name, statistic in (metrics or REGRESSION_METRICS).items():
         value, low, high = bootstrap(statistic, columns, samples=samples, seed=seed)
         rows.append({"metric": name, "value": value, "ci_low": low, "ci_high": high})
     return rows

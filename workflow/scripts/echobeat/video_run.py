@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
+from .ef_methods import metrics_table
 from .models import load_state
 from .training import (
     TrainingRun,
@@ -23,7 +24,7 @@ from .training import (
     make_scheduler,
     prepare_device,
 )
-from .video import ECHONET_BIAS, VideoTask, metrics_table, predict_all_clips, video_model
+from .video import ECHONET_BIAS, VideoTask, predict_all_clips, video_model
 
 log = logging.getLogger(__name__)
 

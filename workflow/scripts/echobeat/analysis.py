@@ -1,0 +1,76 @@
+"""The TEST-split analysis of one EF run: metrics per method and HFrEF AUCs, with bootstrap intervals.
+
+Methods: ``single_clip`` (the clip starting at frame 0), ``one_clip`` (one seeded random clip, as in
+the video stage's metrics), ``all_clips`` (mean of every clip) and ``beat_by_beat`` (mean of the clips
+centred on the detected beats). Each uses the videos it has a prediction for; ``videos`` says how many.
+HFrEF (EF below a threshold) is the positive class; a lower predicted EF scores higher.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .beat_by_beat import video_key
+from .ef_methods import video_level
+from .stats import ANALYSIS_METRICS, auc_statistic, bootstrap, regression_metrics
+
+METRIC_METHODS = ("single_clip", "one_clip", "all_clips", "beat_by_beat")
+AUC_METHODS = ("all_clips", "beat_by_beat")
+METRIC_COLUMNS = ["split", "method", "metric", "value", "ci_low", "ci_high", "videos"]
+AUC_COLUMNS = ["split", "method", "threshold", "auc", "ci_low", "ci_high", "videos", "positives"]
+
+
+def method_predictions(table: pd.DataFrame, predictions: pd.DataFrame, labels: pd.DataFrame, seed: int):
+    """(prediction, EF) per video of each method, videos without a prediction left out."""
+    one_clip = video_level(predictions, labels.assign(FileName=video_key(labels["FileName"])), seed)["one_clip"]
+    per_method = {"one_clip": one_clip}
+    for method in ("single_clip", "all_clips", "beat_by_beat"):
+        per_method[method] = table.set_index("Filename")[[method, "EF"]].rename(columns={method: "prediction"}).dropna()
+    return {method: per_method[method] for method in METRIC_METHODS}
+
+
+def metrics_table(per_method: dict[str, pd.DataFrame], samples: int, seed: int, split: str = "TEST") -> pd.DataFrame:
+    """metrics.csv: MAE, RMSE, R2 (scikit-learn) and R2_pearson of each method, with intervals."""
+    rows = []
+    for method, values in per_method.items():
+        if values.empty:
+            measured = [dict.fromkeys(("value", "ci_low", "ci_high"), np.nan) | {"metric": m} for m in ANALYSIS_METRICS]
+        else:
+            measured = regression_metrics(
+                values["prediction"], values["EF"], samples=samples, seed=seed, metrics=ANALYSIS_METRICS
+            )
+        rows += [{"split": split, "method": method, **row, "videos": len(values)} for row in measured]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def auc_table(
+    per_method: dict[str, pd.DataFrame], thresholds, samples: int, seed: int, split: str = "TEST"
+) -> pd.DataFrame:
+    """auc.csv: AUC of each method's prediction for EF < threshold, with intervals.
+
+    Empty (NaN) where the videos hold one class only: an AUC needs both.
+    """
+    rows = []
+    for method in AUC_METHODS:
+        values = per_method[method]
+        for threshold in thresholds:
+            positive = (values["EF"] < threshold).to_numpy(dtype=np.float64)
+            auc = low = high = np.nan
+            if 0 < positive.sum() < len(positive):
+                auc, low, high = bootstrap(
+                    auc_statistic, (-values["prediction"].to_numpy(), positive), samples=samples, seed=seed
+                )
+            rows.append(
+                {
+                    "split": split,
+                    "method": method,
+                    "threshold": threshold,
+                    "auc": auc,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "videos": len(values),
+                    "positives": int(positive.sum()),
+                }
+            )
+    return pd.DataFrame(rows, columns=AUC_COLUMNS)

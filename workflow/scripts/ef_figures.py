@@ -1,0 +1,14 @@
+"""Rule ef_figures: scatter, ROC, Bland-Altman, beat sampling and loss figures of one EF run."""
+
+from echobeat.analysis_run import ef_figures
+from echobeat.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+ef_figures(
+    snakemake.params.settings,
+    snakemake.input.table,
+    snakemake.input.sampling,
+    snakemake.input.log,
+    dict(snakemake.output.items()),
+    run=snakemake.wildcards.run,
+)

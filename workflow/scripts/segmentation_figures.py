@@ -1,0 +1,9 @@
+"""Rule segmentation_figures: the segmentation loss curves and the per-video Dice histogram."""
+
+from echobeat.analysis_run import segmentation_figures
+from echobeat.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+segmentation_figures(
+    snakemake.params.settings, snakemake.input.log, snakemake.input.dice, dict(snakemake.output.items())
+)
