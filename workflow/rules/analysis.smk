@@ -13,6 +13,8 @@ rule beat_by_beat:
     log:
         "logs/beat_by_beat/{run}.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         settings=beat_by_beat_settings,
     script:
@@ -42,6 +44,8 @@ rule analysis_metrics:
     log:
         "logs/analysis_metrics/{run}.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         settings=analysis_metrics_settings,
     script:
@@ -58,6 +62,8 @@ rule ef_figures:
     log:
         "logs/ef_figures/{run}.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         settings=ef_figure_settings,
     script:
@@ -73,6 +79,8 @@ rule segmentation_figures:
     log:
         "logs/segmentation_figures.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         settings=figure_settings(),
     script:
@@ -95,6 +103,8 @@ rule compare_runs:
     log:
         "logs/compare_runs.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=comparison_settings(),
     script:

@@ -240,7 +240,7 @@ def analysis_result(name):
 
 
 def beat_by_beat_settings(wildcards):
-    """What rule beat_by_beat uses: the beat-to-clip offset of this run, and the sampling experiment."""
+    """The beat-to-clip offset of this run and the sampling experiment (for beat_by_beat)."""
     run = VIDEO_RUNS[wildcards.run]
     offset = config["analysis"]["beat_offset"]
     return {
@@ -316,21 +316,28 @@ def ef_figure_outputs():
 def segmentation_figure_outputs():
     """The segmentation stage's figures."""
     return figure_outputs(
-        segmentation_result("figures"), SEGMENTATION_FIGURES, "Segmentation", "Training and Dice"
+        segmentation_result("figures"),
+        SEGMENTATION_FIGURES,
+        "Segmentation",
+        "Training and Dice",
     )
 
 
 def comparison_settings():
     """The settings of every run that the comparison table shows beside its numbers."""
     return {
-        name: {key: run[key] for key in ("model", "frames", "period", "weights", "epochs")}
+        name: {
+            key: run[key] for key in ("model", "frames", "period", "weights", "epochs")
+        }
         for name, run in VIDEO_RUNS.items()
     }
 
 
 def analysis_outputs():
     """The analysis files of every run, the segmentation figures and the comparison."""
-    segmentation = list(figure_paths(segmentation_result("figures"), SEGMENTATION_FIGURES).values())
+    segmentation = list(
+        figure_paths(segmentation_result("figures"), SEGMENTATION_FIGURES).values()
+    )
     if not VIDEO_RUNS:
         return segmentation
     per_run = [
