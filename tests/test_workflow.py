@@ -7,52 +7,11 @@ import zipfile
 
 import pandas as pd
 import pytest
-from conftest import REPO, run_snakemake, tiny_settings, write_config
+from conftest import REPO, run_snakemake, tiny_workflow_config, write_config
 
 from echobeat.video_io import read_video, write_video
 
 pytestmark = pytest.mark.workflow
-
-# A segmentation stage small enough for a test: one epoch of a small model.
-TINY_SEGMENTATION = {
-    "name": "tiny",
-    "model": "lraspp_mobilenet_v3_large",
-    "epochs": 1,
-    "batch_size": 2,
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "bn_momentum": 0.1,
-    "inference_batch_size": 64,
-    "bootstrap_samples": 200,
-    "size_splits": ["all"],
-    "overlays": 1,
-    "threads": 2,
-}
-
-
-# Two EF runs of one epoch on 4-frame clips; the real config's runs dropped.
-TINY_VIDEO = {
-    "defaults": {
-        "weights": "random",
-        "frames": 4,
-        "period": 8,
-        "epochs": 1,
-        "batch_size": 2,
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "lr_step": None,
-        "pad": 2,
-        "inference_batch_size": 16,
-        "bootstrap_samples": 100,
-    },
-    "runs": {
-        "r2plus1d_18_32_2_pretrained": None,
-        "r3d_18_32_2_pretrained": None,
-        "tiny_r3d": {"model": "r3d_18"},
-        "tiny_mc3": {"model": "mc3_18"},
-    },
-    "threads": 2,
-}
 
 
 def jobs_planned(stdout: str) -> dict[str, int]:
@@ -100,16 +59,7 @@ def test_bad_config_fails_naming_the_key(workflow_dir, config, expected):
 
 
 def test_tiny_synthetic_run_end_to_end(workflow_dir):
-    config = {
-        "dataset": "synthetic",
-        "data_dir": "resources/tiny",
-        "data": {"threads": 2},
-        "synthetic": {**tiny_settings(n_videos=6), "threads": 2},
-        "cache": {"threads": 2},
-        "segmentation": TINY_SEGMENTATION,
-        "video": TINY_VIDEO,
-        "analysis": {"bootstrap_samples": 200},
-    }
+    config = tiny_workflow_config()
     path = write_config(workflow_dir / "tiny.yaml", config)
     run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
     manifest = pd.read_csv(workflow_dir / "results/data/manifest.csv")

@@ -40,6 +40,18 @@ def final_outputs():
     return outputs + video_outputs() + analysis_outputs()
 
 
+def job_memory(rule):
+    """The memory (MB) config["resources"] gives ``rule``."""
+    return config["resources"][rule]["mem_mb"]
+
+
+def job_runtime(rule):
+    """The time limit (minutes) of ``rule``, longer on each retry: a job killed at its limit
+    resumes from its checkpoint with more time."""
+    minutes = config["resources"][rule]["runtime"]
+    return lambda wildcards, attempt: minutes * attempt
+
+
 def guard_synthetic_target():
     """Refuse to generate synthetic data into a folder that holds other data."""
     filelist = DATA_DIR / "FileList.csv"

@@ -18,8 +18,8 @@ if config["dataset"] == "synthetic":
             "../../envs/data.yaml"
         threads: config["synthetic"]["threads"]
         resources:
-            mem_mb=2000,
-            runtime=30,
+            mem_mb=job_memory("synthetic_dataset"),
+            runtime=job_runtime("synthetic_dataset"),
         params:
             settings=synthetic_settings(),
         script:
@@ -42,8 +42,8 @@ checkpoint verify_dataset:
         "../../envs/data.yaml"
     threads: config["data"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=job_memory("verify_dataset"),
+        runtime=job_runtime("verify_dataset"),
     params:
         settings=verify_settings(),
     script:
@@ -63,8 +63,8 @@ rule cache_videos:
         "../../envs/data.yaml"
     threads: config["cache"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=job_memory("cache_videos"),
+        runtime=job_runtime("cache_videos"),
     params:
         videos_dir=dataset_path("Videos"),
     script:

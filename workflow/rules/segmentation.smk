@@ -16,8 +16,8 @@ rule train_segmentation:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
-        mem_mb=16000,
-        runtime=24 * 60,
+        mem_mb=job_memory("train_segmentation"),
+        runtime=job_runtime("train_segmentation"),
     params:
         settings=segmentation_settings("train"),
     script:
@@ -41,8 +41,8 @@ rule evaluate_segmentation:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=job_memory("evaluate_segmentation"),
+        runtime=job_runtime("evaluate_segmentation"),
     params:
         settings=segmentation_settings("evaluate"),
     script:
@@ -64,8 +64,8 @@ rule segment_all_frames:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=job_memory("segment_all_frames"),
+        runtime=job_runtime("segment_all_frames"),
     params:
         settings=segmentation_settings("sizes"),
     script:
@@ -93,8 +93,8 @@ rule segmentation_overlays:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_memory("segmentation_overlays"),
+        runtime=job_runtime("segmentation_overlays"),
     params:
         settings=segmentation_settings("overlays"),
     script:

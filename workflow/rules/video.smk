@@ -20,8 +20,8 @@ rule train_video:
     threads: config["video"]["threads"]
     resources:
         gpu=1,
-        mem_mb=16000,
-        runtime=24 * 60,
+        mem_mb=job_memory("train_video"),
+        runtime=job_runtime("train_video"),
     params:
         settings=video_train_settings,
     script:
@@ -45,8 +45,8 @@ rule predict_clips:
     threads: config["video"]["threads"]
     resources:
         gpu=1,
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=job_memory("predict_clips"),
+        runtime=job_runtime("predict_clips"),
     params:
         settings=video_predict_settings,
     script:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 
@@ -26,4 +27,20 @@ def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat
         root.error("job failed: %s: %s", kind.__name__, value, exc_info=(kind, value, traceback))
 
     sys.excepthook = log_uncaught
+    _exit_on_sigterm(root)
     return logging.getLogger(name)
+
+
+def _exit_on_sigterm(root: logging.Logger) -> None:
+    """Turn SIGTERM (Snakemake stopping, SLURM at the time limit or preempting) into a normal exit.
+
+    Python's default for SIGTERM ends the process on the spot; raising SystemExit instead runs the
+    ``finally`` blocks, so half-written temporary files are removed and the log says what happened.
+    Outputs are atomic either way: the last checkpoint is what a rerun resumes from.
+    """
+
+    def stop(signum, frame):
+        root.warning("stopped by %s; a rerun resumes from the last checkpoint", signal.Signals(signum).name)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
