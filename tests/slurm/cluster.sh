@@ -6,18 +6,30 @@
 #   bash tests/slurm/cluster.sh stop     # cancel jobs, stop all daemons
 #
 # Everything (config, munge key + socket, state, spool, logs, pid files) lives
-# in one state dir: $ECHOBEAT_SLURM_DIR, default /tmp/echobeat-slurm. Nothing
-# is written to /etc/slurm or /etc/munge, and the system munged socket is not
-# used, so a real SLURM/munge install on the host is left alone. Callers
-# (sbatch, squeue, snakemake --executor slurm, ...) must therefore run with
+# in one state dir: $ECHOBEAT_SLURM_DIR, default /tmp/echobeat-slurm. The
+# system munged (socket, /etc/munge key) is not used. Callers (sbatch, squeue,
+# snakemake --executor slurm, ...) must run with
 #
 #   export SLURM_CONF=$ECHOBEAT_SLURM_DIR/slurm.conf
 #
-# which `start` prints. The cluster has one node named $(hostname -s) with all
-# CPUs, ~95% of RAM and one fake GPU (gres gpu backed by /dev/null), in two
-# partitions: cpu (default) and gpu. There is no accounting database, so
-# `sacct` does not work; finished jobs are visible to squeue/scontrol for
-# MinJobAge seconds and are logged permanently to $dir/jobcomp.txt.
+# which `start` prints. One exception to "nothing outside the state dir": the
+# snakemake slurm-jobstep plugin strips every SLURM_* variable (SLURM_CONF
+# included) before its srun inside the job, so that srun only finds the
+# config at the compiled-in default /etc/slurm/slurm.conf. If that file is
+# absent, `start` symlinks it to the state dir's slurm.conf and `stop`
+# removes the symlink again; an existing /etc/slurm/slurm.conf is never
+# touched (snakemake jobs would then fail in srun, and start says so).
+#
+# The cluster has one node named $(hostname -s) with all CPUs, ~95% of RAM
+# and one fake GPU (gres/gpu backed by /dev/null), in two partitions: cpu
+# (default) and gpu. There is no accounting database, so `sacct` does not
+# work: finished jobs stay visible to squeue/scontrol for MinJobAge seconds,
+# are appended to $DIR/jobcomp.txt (state, times, cpu/mem TRES; no gres) and
+# their GPU allocations are logged to $DIR/log/slurmctld.log
+# ("gres_job_state gres:gpu ... job:<id>").
+#
+# Env: ECHOBEAT_SLURM_DIR (state dir), ECHOBEAT_SLURM_MIN_JOB_AGE (default
+# 300 s), ECHOBEAT_SLURM_START_TIMEOUT (default 60 s).
 set -euo pipefail
 
 DIR=${ECHOBEAT_SLURM_DIR:-/tmp/echobeat-slurm}
@@ -59,17 +71,25 @@ wait_gone() {
     return 1
 }
 
-stop_daemon() {
-    local name=$1 pidfile=$2 pid
-    pid=$(live_pid "$pidfile" "$name") || { rm -f "$pidfile"; return 0; }
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 15; then
-        log "$name did not exit on SIGTERM, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 5 || die "could not kill $name (pid $pid)"
-    fi
-    rm -f "$pidfile"
+# Stop daemons given as name=pidfile pairs: SIGTERM all of them at once (each
+# takes 1-2 s to shut down), then wait, escalating to SIGKILL after 15 s.
+stop_daemons() {
+    local arg name pidfile pid pids=() names=() i
+    for arg in "$@"; do
+        name=${arg%%=*} pidfile=${arg#*=}
+        if pid=$(live_pid "$pidfile" "$name"); then
+            log "stopping $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid") names+=("$name")
+        fi
+        rm -f "$pidfile"
+    done
+    for i in "${!pids[@]}"; do
+        wait_gone "${pids[i]}" 15 && continue
+        log "${names[i]} did not exit on SIGTERM, sending SIGKILL"
+        kill -KILL "${pids[i]}" 2>/dev/null || true
+        wait_gone "${pids[i]}" 5 || die "could not kill ${names[i]} (pid ${pids[i]})"
+    done
 }
 
 # --- install -----------------------------------------------------------------
@@ -126,6 +146,9 @@ SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
+# Log each job's GPU allocation in slurmctld.log: with no accounting this is
+# the only record of a finished job's gres after MinJobAge.
+DebugFlags=Gres
 MailProg=/bin/true
 MpiDefault=none
 
@@ -134,7 +157,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 
 # No accounting daemon. Finished jobs are appended to a text file instead so
-# their TRES (incl. gres/gpu) can still be checked after MinJobAge.
+# their state and times can still be checked after MinJobAge.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
@@ -153,11 +176,38 @@ OverTimeLimit=0
 MinJobAge=$MIN_JOB_AGE
 ReturnToService=2
 SchedulerType=sched/backfill
+# With one node, a job pending for resources (e.g. the single GPU) blocks all
+# later-queued jobs in the main scheduler; only the backfill pass starts them,
+# and only if their time limit ends before the blocked job's expected start.
+# Run that pass every 2 s instead of 30 s so such jobs start promptly.
+SchedulerParameters=bf_interval=2
 
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$NODE Default=YES MaxTime=7-00:00:00 DefMemPerCPU=512 State=UP
 PartitionName=gpu Nodes=$NODE Default=NO MaxTime=7-00:00:00 DefMemPerCPU=512 State=UP
 EOF
+}
+
+# See the header: srun inside snakemake jobs runs without SLURM_CONF.
+SYSTEM_CONF=/etc/slurm/slurm.conf
+
+link_system_conf() {
+    if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == "$CONF" ]]; then
+        return 0
+    elif [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]]; then
+        log "WARNING: $SYSTEM_CONF exists and is not ours; left alone. srun" \
+            "without SLURM_CONF (e.g. inside snakemake slurm jobs) will not reach this cluster"
+    else
+        mkdir -p "$(dirname "$SYSTEM_CONF")"
+        ln -s "$CONF" "$SYSTEM_CONF"
+        log "created symlink $SYSTEM_CONF -> $CONF (removed by stop)"
+    fi
+}
+
+unlink_system_conf() {
+    if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == "$CONF" ]]; then
+        rm -f "$SYSTEM_CONF"
+    fi
 }
 
 # --- daemons -----------------------------------------------------------------
@@ -244,6 +294,7 @@ cmd_start() {
         ! live_pid "$DIR/slurmd.pid" slurmd >/dev/null; then
         write_config
     fi
+    link_system_conf
     # Each step skips daemons that are already alive, so `start` is idempotent.
     if ! { start_munge && start_slurm && wait_idle; }; then
         dump_logs
@@ -277,9 +328,10 @@ cmd_stop() {
             done
         fi
     fi
-    stop_daemon slurmd "$DIR/slurmd.pid"
-    stop_daemon slurmctld "$DIR/slurmctld.pid"
-    stop_daemon munged "$DIR/munge/munged.pid"
+    stop_daemons slurmd="$DIR/slurmd.pid" slurmctld="$DIR/slurmctld.pid"
+    # munged last: the SLURM daemons may still authenticate while shutting down.
+    stop_daemons munged="$DIR/munge/munged.pid"
+    unlink_system_conf
     log "stopped"
 }
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ def prepare_device(device: str, threads: int) -> torch.device:
     torch.set_num_threads(1 if chosen.type == "cuda" else max(1, threads))
     if chosen.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    log.info("device %s, %d job thread(s)", chosen, threads)
+    # What the scheduler handed the job (SLURM sets it from --gpus), so a log shows the request arrived.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "(not set)")
+    log.info("device %s, %d job thread(s), CUDA_VISIBLE_DEVICES=%s", chosen, threads, visible)
     return chosen
 
 
