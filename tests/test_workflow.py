@@ -270,3 +270,40 @@ def test_synthetic_never_writes_over_other_data(workflow_dir, tiny_dataset, tmp_
 def test_lint_and_format_are_clean():
     proc = run_snakemake(REPO, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def planned_resources(stdout: str) -> dict[str, set[str]]:
+    """{rule: its 'resources:' entries} from a dry run's job listing."""
+    planned: dict[str, set[str]] = {}
+    rule = None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
+            rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("resources:") and rule is not None:
+            planned[rule] = {item.strip() for item in line.split(":", 1)[1].split(",")}
+    return planned
+
+
+GPU_RULES = {
+    "train_segmentation",
+    "evaluate_segmentation",
+    "segment_all_frames",
+    "segmentation_overlays",
+    "train_video",
+    "predict_clips",
+}
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm"])
+def test_gpu_rules_ask_for_a_gpu(workflow_dir, profile):
+    """Locally from the rules themselves; on SLURM with a GPU partition as well (the plugin turns
+    gpu=1 into --gpus=1: tests/test_slurm.py sees it reach sbatch)."""
+    args = ["--profile", "profiles/slurm"] if profile == "slurm" else []
+    plan = run_snakemake(workflow_dir, "-n", *args, "--workflow-profile", "none", "--configfile", "config/demo.yaml")
+    planned = planned_resources(plan.stdout)
+    assert set(planned) >= GPU_RULES, set(planned)
+    for rule, resources in planned.items():
+        assert ("gpu=1" in resources) == (rule in GPU_RULES), (rule, resources)
+        if profile == "slurm" and rule != "all":
+            partition = "gpu" if rule in GPU_RULES else "cpu"
+            assert f"slurm_partition={partition}" in resources, (rule, resources)
