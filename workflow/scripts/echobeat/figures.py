@@ -141,7 +141,10 @@ def loss_curves(logs: dict[str, pd.DataFrame], paths, dpi: int) -> None:
 def dice_histogram(per_video: pd.DataFrame, paths, dpi: int) -> None:
     """Per-video Dice at the traced end-diastole (Large) and end-systole (Small)."""
     figure, axes = plt.subplots(figsize=(6, 4.5))
-    bins = np.linspace(0, 1, 41)
+    values = per_video[["Large", "Small"]].to_numpy(dtype=float)
+    # Bins of 0.01 from just below the lowest Dice: the interesting range is usually above 0.8.
+    low = min(float(np.floor(np.nanmin(values) * 20) / 20), 0.9) if np.isfinite(values).any() else 0.0
+    bins = np.linspace(low, 1, round((1 - low) * 100) + 1)
     for column, label in (("Large", "end-diastole"), ("Small", "end-systole")):
         values = per_video[column].dropna()
         if not values.empty:
