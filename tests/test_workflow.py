@@ -7,6 +7,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, run_snakemake, tiny_workflow_config, write_config
 
 from echobeat.video_io import read_video, write_video
@@ -307,3 +308,22 @@ def test_gpu_rules_ask_for_a_gpu(workflow_dir, profile):
         if profile == "slurm" and rule != "all":
             partition = "gpu" if rule in GPU_RULES else "cpu"
             assert f"slurm_partition={partition}" in resources, (rule, resources)
+
+
+def test_time_limits_grow_with_the_dataset(workflow_dir):
+    """A dataset twice the real one's size doubles the time asked for a training job."""
+    data = workflow_dir / "results/data"
+    (data / "cache").mkdir(parents=True)
+    names = [f"0X{i:016X}" for i in range(2 * 10030)]
+    pd.DataFrame({"FileName": names, "Split": "TRAIN", "EF": 50.0}).to_csv(data / "manifest.csv", index=False)
+    (data / "cache/index.csv").write_text("FileName\n")
+    (data / "normalisation.json").write_text("{}")
+    target = "results/video/r3d_18_8_8_demo/best.pt"
+    args = ["-n", target, "--allowed-rules", "train_video", "--workflow-profile", "none"]
+    plan = run_snakemake(workflow_dir, *args, "--configfile", "config/demo.yaml")
+    demo_minutes = yaml.safe_load((REPO / "config/demo.yaml").read_text())["resources"]["train_video"]["runtime"]
+    assert f"runtime={2 * demo_minutes}," in planned_resources_line(plan.stdout, "train_video")
+
+
+def planned_resources_line(stdout: str, rule: str) -> str:
+    return next(line for line in stdout.split(f"rule {rule}:")[1].splitlines() if "resources:" in line)

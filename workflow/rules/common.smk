@@ -1,5 +1,6 @@
 """Helpers shared by the rules: paths, the config slice each rule gets, and input checks."""
 
+import math
 import re
 from pathlib import Path
 
@@ -45,11 +46,31 @@ def job_memory(rule):
     return config["resources"][rule]["mem_mb"]
 
 
+# Videos of the real dataset: config["resources"] runtimes are sized for it.
+REAL_DATASET_VIDEOS = 10030
+
+
 def job_runtime(rule):
     """The time limit (minutes) of ``rule``, longer on each retry: a job killed at its limit
     resumes from its checkpoint with more time."""
     minutes = config["resources"][rule]["runtime"]
     return lambda wildcards, attempt: minutes * attempt
+
+
+def scaled_runtime(rule):
+    """job_runtime for a rule that reads the manifest: also longer when the dataset has more
+    videos than the real one. Snakemake evaluates it once the manifest exists."""
+    minutes = config["resources"][rule]["runtime"]
+
+    def runtime(wildcards, input, attempt):
+        videos = 0
+        # Before the verify_dataset checkpoint has run, cache_videos' inputs are not known yet.
+        if "manifest" in input.keys() and Path(input.manifest).exists():
+            with open(input.manifest, encoding="utf-8") as manifest:
+                videos = sum(1 for _ in manifest) - 1
+        return math.ceil(minutes * max(1.0, videos / REAL_DATASET_VIDEOS)) * attempt
+
+    return runtime
 
 
 def guard_synthetic_target():
