@@ -58,8 +58,9 @@ def job_runtime(rule):
 
 
 def scaled_runtime(rule):
-    """job_runtime for a rule that reads the manifest: also longer when the dataset has more
-    videos than the real one. Snakemake evaluates it once the manifest exists."""
+    """job_runtime, also longer when the manifest lists more videos than the real dataset has.
+
+    Snakemake evaluates it once the manifest exists."""
     minutes = config["resources"][rule]["runtime"]
 
     def runtime(wildcards, input, attempt):
