@@ -16,17 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_VIDEO, run_snakemake, tiny_workflow_config, write_config
+from conftest import GPU_RULES, REPO, TINY_VIDEO, run_snakemake, tiny_workflow_config, write_config
 
 CLUSTER = REPO / "tests/slurm/cluster.sh"
-GPU_RULES = {
-    "train_segmentation",
-    "evaluate_segmentation",
-    "segment_all_frames",
-    "segmentation_overlays",
-    "train_video",
-    "predict_clips",
-}
 CPU_RULES = {"synthetic_dataset", "verify_dataset", "cache_videos"}
 LOCAL_RULES = {
     "normalisation",
