@@ -229,11 +229,19 @@ VIDEO_KEYS = {
 
 def video_runs():
     """Configured EF runs: video.runs without those set to null (dropped by a layered config)."""
-    return {
+    runs = {
         name: {**config["video"]["defaults"], **(settings or {})}
         for name, settings in config["video"]["runs"].items()
         if settings is not None
     }
+    for name, run in runs.items():
+        # Each GPU takes an equal share of every batch.
+        if run["batch_size"] % run["gpus"]:
+            raise WorkflowError(
+                f"video run {name}: batch_size {run['batch_size']} does not split evenly across "
+                f"gpus: {run['gpus']}; make batch_size a multiple of gpus."
+            )
+    return runs
 
 
 VIDEO_RUNS = video_runs()

@@ -19,7 +19,7 @@ rule train_video:
         "../../envs/torch.yaml"
     threads: config["video"]["threads"]
     resources:
-        gpu=1,
+        gpu=lambda wildcards: VIDEO_RUNS[wildcards.run]["gpus"],
         mem_mb=job_memory("train_video"),
         runtime=scaled_runtime("train_video"),
     params:

@@ -13,4 +13,5 @@ train(
     snakemake.input.normalisation,
     Path(snakemake.output.best).parent,
     threads=snakemake.threads,
+    gpus=snakemake.resources.gpu,
 )

@@ -8,8 +8,10 @@ import signal
 import sys
 
 
-def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat") -> logging.Logger:
-    """Send the library's log records to ``log_path`` and to stderr; return the logger."""
+def setup_logging(
+    log_path: str | os.PathLike[str] | None, name: str = "echobeat", append: bool = False
+) -> logging.Logger:
+    """Send the library's log records to ``log_path`` (anew, or appended) and to stderr; return the logger."""
     root = logging.getLogger("echobeat")
     root.setLevel(logging.INFO)
     root.handlers.clear()
@@ -17,7 +19,7 @@ def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+        handlers.append(logging.FileHandler(log_path, mode="a" if append else "w", encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
@@ -29,6 +31,14 @@ def setup_logging(log_path: str | os.PathLike[str] | None, name: str = "echobeat
     sys.excepthook = log_uncaught
     _exit_on_sigterm(root)
     return logging.getLogger(name)
+
+
+def log_file() -> str | None:
+    """The file the library's records go to (set by :func:`setup_logging`), if any."""
+    for handler in logging.getLogger("echobeat").handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None
 
 
 def _exit_on_sigterm(root: logging.Logger) -> None:

@@ -175,6 +175,11 @@ class TrainingRun:
     settings_fingerprint: str
     device: torch.device
     on_epoch_start: Callable[[int], None] | None = None
+    # Several processes (echobeat.distributed): the wrapped model that trains, the epoch's sums
+    # gathered over the processes, and whether this process writes the files.
+    trained: torch.nn.Module | None = None
+    gather: Callable[[Accumulator], Accumulator] | None = None
+    writes_files: bool = True
 
 
 def _rng_state() -> dict:
@@ -191,13 +196,18 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _load_checkpoint(path: Path, expected: str) -> dict | None:
-    """The checkpoint to resume from, or None; one from other settings is set aside."""
+def _load_checkpoint(path: Path, expected: str, set_aside: bool = True) -> dict | None:
+    """The checkpoint to resume from, or None; one from other settings is set aside (by the
+    process that writes files: the others only read)."""
     if not path.exists():
         return None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if not set_aside:
+            return checkpoint if checkpoint.get("fingerprint") == expected else None
     except Exception as err:  # a damaged file must not stop training: start afresh
+        if not set_aside:
+            return None
         aside = path.with_name(f"{path.stem}.unreadable-{int(time.time())}.pt")
         path.rename(aside)
         log.warning("checkpoint %s is unreadable (%s); moved to %s and starting afresh", path, err, aside.name)
@@ -228,7 +238,7 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
     rows: list[dict] = []
     best_loss, best_epoch, best_state = math.inf, -1, None
     first_epoch = 0
-    checkpoint = _load_checkpoint(checkpoint_path, run.settings_fingerprint)
+    checkpoint = _load_checkpoint(checkpoint_path, run.settings_fingerprint, set_aside=run.writes_files)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         run.optimiser.load_state_dict(checkpoint["optimiser"])
@@ -252,7 +262,11 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
                 torch.cuda.reset_peak_memory_stats(device)
             lr = run.optimiser.param_groups[0]["lr"]
             optimiser = run.optimiser if phase == "train" else None
-            totals, seconds = run_epoch(task, model, run.loaders[phase], device, optimiser, f"epoch {epoch} {phase}")
+            # Validation runs on the bare model: the DDP wrapper's collectives are for training.
+            net = run.trained if run.trained is not None and phase == "train" else model
+            totals, seconds = run_epoch(task, net, run.loaders[phase], device, optimiser, f"epoch {epoch} {phase}")
+            if run.gather is not None:
+                totals = run.gather(totals)
             loss = task.epoch_loss(totals)
             peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
             rows.append(
@@ -274,6 +288,8 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if not run.writes_files:
+            continue
         with atomic_path(checkpoint_path) as tmp:
             torch.save(
                 {
@@ -292,9 +308,11 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
             )
     if best_state is None:
         raise RuntimeError("no epoch was trained (epochs must be at least 1)")
+    table = pd.DataFrame(rows)
+    if not run.writes_files:
+        return table
     with atomic_path(out / "best.pt") as tmp:
         torch.save({"model": best_state, "epoch": best_epoch, "loss": best_loss}, tmp)
-    table = pd.DataFrame(rows)
     write_csv(out / "log.csv", table)
     log.info("best validation loss %.6f at epoch %d; wrote %s", best_loss, best_epoch, out / "best.pt")
     return table

@@ -52,11 +52,13 @@ def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BI
 
 
 def predict(model: torch.nn.Module, batch, normaliser: Normaliser, device: torch.device) -> torch.Tensor:
-    """(B,) float32 predictions of a :class:`~echobeat.datasets.ClipBatch`."""
-    x = batch.normalised(normaliser, device)
+    """(B,) predictions of a :class:`~echobeat.datasets.ClipBatch`: float32, or float64 from a
+    float64 model (the distributed tests compare in float64)."""
+    x = batch.normalised(normaliser, device).to(next(model.parameters()).dtype)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last_3d)
-    return model(x)[:, 0].float()
+    out = model(x)[:, 0]
+    return out.to(torch.promote_types(out.dtype, torch.float32))
 
 
 class VideoTask:
@@ -69,7 +71,7 @@ class VideoTask:
 
     def step(self, model, batch, device, totals: Accumulator) -> torch.Tensor:
         prediction = predict(model, batch, self.normaliser, device)
-        target = batch.targets.to(device, non_blocking=True)
+        target = batch.targets.to(device, prediction.dtype, non_blocking=True)
         loss = torch.nn.functional.mse_loss(prediction, target)
         totals.loss += loss.item() * len(batch)
         totals.samples += len(batch)

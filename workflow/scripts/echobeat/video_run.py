@@ -8,11 +8,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
 from .datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
+from .distributed import (
+    ShardedBatchSampler,
+    contiguous_batches,
+    convert_batch_norm,
+    gather_totals,
+    launch,
+    rank,
+    world_size,
+)
 from .ef_methods import metrics_table
+from .logs import log_file
 from .models import load_state
 from .training import (
     TrainingRun,
@@ -22,6 +33,7 @@ from .training import (
     loader_workers,
     make_optimiser,
     make_scheduler,
+    pick_device,
     prepare_device,
 )
 from .video import ECHONET_BIAS, VideoTask, predict_all_clips, video_model
@@ -29,9 +41,54 @@ from .video import ECHONET_BIAS, VideoTask, predict_all_clips, video_model
 log = logging.getLogger(__name__)
 
 
-def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
-    """Train one EF run; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
-    device = prepare_device(settings["device"], threads)
+def train(
+    settings: dict,
+    manifest: str,
+    index: str,
+    normalisation: str,
+    out_dir: str,
+    threads: int = 1,
+    gpus: int = 1,
+    backend: str | None = None,
+):
+    """Train one EF run; write best.pt and log.csv into ``out_dir`` (resuming if it can).
+
+    With ``gpus`` > 1 and that many CUDA devices visible, the run trains in one process per GPU
+    (DistributedDataParallel, nccl); with fewer, in one process. ``backend`` forces a
+    several-process run on that backend (gloo runs on the CPU: the tests use it).
+    """
+    processes = max(1, gpus)
+    if processes > 1 and backend is None:
+        visible = torch.cuda.device_count() if pick_device(settings["device"]).type == "cuda" else 0
+        if visible >= processes:
+            backend = "nccl"
+        else:
+            log.warning("%d GPUs asked for, %d CUDA device(s) usable: training in one process", processes, visible)
+            processes = 1
+    if processes == 1:
+        return train_process(settings, manifest, index, normalisation, out_dir, threads)
+    spec = {
+        "settings": settings,
+        "manifest": manifest,
+        "index": index,
+        "normalisation": normalisation,
+        "out_dir": str(out_dir),
+        "threads": max(1, threads // processes),
+        "backend": backend,
+        "log": log_file(),  # rank 0 appends to this job's log
+    }
+    log.info("training in %d processes (%s)", processes, backend)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    launch(processes, spec, Path(out_dir))
+    return pd.read_csv(Path(out_dir) / "log.csv")
+
+
+def train_process(
+    settings: dict, manifest: str, index: str, normalisation: str, out_dir: str, threads: int = 1, device=None
+):
+    """The training of one process: the whole run, or this process's share of a distributed one."""
+    world, me = world_size(), rank()
+    device = device if device is not None else prepare_device(settings["device"], threads)
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
     batch = settings["batch_size"]
@@ -42,6 +99,8 @@ def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir
     bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
     torch.manual_seed(seed)
     model = video_model(settings["model"], settings["weights"], bias).to(device)
+    if world > 1:
+        model = convert_batch_norm(model, device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
     log.info(
@@ -62,10 +121,22 @@ def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir
         "collate_fn": prebatched,
         "persistent_workers": False,
     }
-    loaders = {
-        "train": DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle, **common),
-        "val": DataLoader(val_set, batch_size=batch, shuffle=False, **common),
-    }
+    if world > 1:
+        # Each process takes its share of every one-process batch, and of the VAL videos.
+        train_batches = ShardedBatchSampler(len(train_set), batch, shuffle, me, world)
+        loaders = {
+            "train": DataLoader(train_set, batch_sampler=train_batches, **common),
+            "val": DataLoader(val_set, batch_sampler=contiguous_batches(len(val_set), batch, me, world), **common),
+        }
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    else:
+        loaders = {
+            "train": DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle, **common),
+            "val": DataLoader(val_set, batch_size=batch, shuffle=False, **common),
+        }
+        trained = None
 
     def start_epoch(epoch: int) -> None:
         # Clips, crops and shuffle order depend on (seed, epoch) alone, so a resumed run repeats them.
@@ -86,6 +157,9 @@ def train(settings: dict, manifest: str, index: str, normalisation: str, out_dir
         settings_fingerprint=fingerprint(identity),
         device=device,
         on_epoch_start=start_epoch,
+        trained=trained,
+        gather=gather_totals if world > 1 else None,
+        writes_files=me == 0,
     )
     return fit(VideoTask(normaliser), run)
 

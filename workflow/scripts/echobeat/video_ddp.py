@@ -1,0 +1,50 @@
+"""One process of a distributed EF training run: ``torchrun ... -m echobeat.video_ddp spec.json``.
+
+Started by :func:`echobeat.distributed.launch`; the spec holds the arguments of
+:func:`echobeat.video_run.train_process`, the backend and the job's log file (rank 0 appends to it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from echobeat.logs import setup_logging
+from echobeat.training import prepare_device
+from echobeat.video_run import train_process
+
+
+def main(spec_path: str) -> None:
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    dist.init_process_group(backend=spec["backend"])
+    rank, local_rank = dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    setup_logging(spec["log"] if rank == 0 else None, append=True)
+    if rank != 0:
+        logging.getLogger("echobeat").setLevel(logging.WARNING)
+    if spec["backend"] == "nccl":
+        torch.cuda.set_device(local_rank)
+        device = prepare_device(f"cuda:{local_rank}", spec["threads"])
+    else:
+        device = prepare_device("cpu", spec["threads"])
+    try:
+        train_process(
+            spec["settings"],
+            spec["manifest"],
+            spec["index"],
+            spec["normalisation"],
+            spec["out_dir"],
+            spec["threads"],
+            device=device,
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
