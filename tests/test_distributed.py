@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -158,6 +160,67 @@ def test_two_gloo_processes_through_torchrun(stage_inputs, tmp_path):
         assert two[column].tolist() == pytest.approx(one[column].tolist(), rel=1e-3), column
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
     assert written == ["best.pt", "checkpoint.pt", "log.csv"], "one writer, nothing partial"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs of the live processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if text in cmdline and "zombie" not in state:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the workers through /proc")
+def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, tmp_path):
+    """SIGTERM to the job's main process only (not its group): torchrun and both workers exit, no
+    partial file is left, and the rerun resumes after the last checkpoint."""
+    out = tmp_path / "run"
+    settings = {**SETTINGS, "epochs": 4}
+    args = [stage_inputs[key] for key in ("manifest", "index", "normalisation")]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "workflow" / "scripts"))
+
+    def start_job(log_name: str) -> subprocess.Popen:
+        # What the rule script does: log to the job's file (SIGTERM becomes a clean exit), train.
+        script = (
+            "import json, sys; from echobeat.logs import setup_logging; from echobeat import video_run; "
+            "setup_logging(sys.argv[1]); "
+            "video_run.train(json.loads(sys.argv[2]), *sys.argv[3:7], threads=2, gpus=2, backend='gloo')"
+        )
+        command = [sys.executable, "-c", script, str(tmp_path / log_name), json.dumps(settings), *args, str(out)]
+        return subprocess.Popen(command, env=env, start_new_session=True)
+
+    job = start_job("stopped.log")
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint.pt").exists():
+            assert job.poll() is None and time.monotonic() < deadline, "no first checkpoint"
+            time.sleep(0.2)
+        assert len(processes_mentioning(str(out))) >= 3, "the job, torchrun and two workers"
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(timeout=120) != 0
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while processes_mentioning(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(out)) == [], "a worker outlived its job"
+    assert not list(out.glob("*.partial")) and not (out / "log.csv").exists()
+    saved = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["epoch"]
+    assert saved < settings["epochs"] - 1, "stopped before the end"
+    assert "stopped by SIGTERM" in (tmp_path / "stopped.log").read_text()
+
+    rerun = start_job("rerun.log")
+    assert rerun.wait(timeout=300) == 0
+    log = pd.read_csv(out / "log.csv")
+    assert log["epoch"].tolist() == [e for e in range(settings["epochs"]) for _ in ("train", "val")]
+    assert f"resuming after epoch {saved}" in (tmp_path / "rerun.log").read_text()
 
 
 def test_two_gpus_asked_without_gpus_train_in_one_process(stage_inputs, tmp_path, caplog):

@@ -26,6 +26,9 @@ from torch.utils.data import Sampler
 
 from .training import Accumulator
 
+# How long stopped workers get to exit cleanly (remove temporary files) before they are killed.
+STOP_GRACE_SECONDS = 60
+
 
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
@@ -174,6 +177,17 @@ def launch(processes: int, spec: dict, work_dir: Path) -> None:
         json.dump(spec, handle)
         handle.flush()
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-        finished = subprocess.run([*command, "-m", "echobeat.video_ddp", handle.name], env=env)
-    if finished.returncode != 0:
-        raise RuntimeError(f"distributed training failed (torchrun exit {finished.returncode}); see the log above")
+        torchrun = subprocess.Popen([*command, "-m", "echobeat.video_ddp", handle.name], env=env)
+        try:
+            returncode = torchrun.wait()
+        except BaseException:
+            # Stopped (SIGTERM turned into SystemExit, Ctrl-C): torchrun passes SIGTERM on to its
+            # workers and waits for them, so none is left training and writing checkpoints.
+            torchrun.terminate()
+            try:
+                torchrun.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                torchrun.kill()
+            raise
+    if returncode != 0:
+        raise RuntimeError(f"distributed training failed (torchrun exit {returncode}); see the log above")
