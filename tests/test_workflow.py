@@ -300,6 +300,25 @@ def test_gpu_rules_ask_for_a_gpu(workflow_dir, profile):
             assert f"slurm_partition={partition}" in resources, (rule, resources)
 
 
+def test_a_run_on_two_gpus_asks_slurm_for_two(workflow_dir):
+    """video.gpus reaches train_video's request (and nothing else's); a batch that does not split
+    across the GPUs is refused when the workflow loads."""
+    runs = {"r3d_18_8_8_demo": {"model": "r3d_18", "gpus": 2}, "mc3_18_8_8_demo": None}
+    overlay = write_config(workflow_dir / "two_gpus.yaml", {"video": {"runs": runs}})
+    args = ["-n", "--profile", "profiles/slurm", "--workflow-profile", "none"]
+    plan = run_snakemake(workflow_dir, *args, "--configfile", "config/demo.yaml", str(overlay))
+    planned = planned_resources(plan.stdout)
+    assert "gpu=2" in planned["train_video"] and "gpu=1" in planned["predict_clips"], planned
+    runs["r3d_18_8_8_demo"]["gpus"] = 3
+    write_config(overlay, {"video": {"runs": runs}})
+    refused = run_snakemake(workflow_dir, *args, "--configfile", "config/demo.yaml", str(overlay), check=False)
+    assert refused.returncode != 0
+    assert (
+        "video run r3d_18_8_8_demo: batch_size 4 does not split evenly across gpus: 3"
+        in refused.stderr + refused.stdout
+    )
+
+
 def test_time_limits_grow_with_the_dataset(workflow_dir):
     """A dataset twice the real one's size doubles the time asked for a training job."""
     data = workflow_dir / "results/data"
