@@ -177,9 +177,11 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the workers through /proc")
-def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, tmp_path):
-    """SIGTERM to the job's main process only (not its group): torchrun and both workers exit, no
-    partial file is left, and the rerun resumes after the last checkpoint."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, tmp_path, stop):
+    """A signal to the job's main process only (not its group; SIGKILL as the OOM killer sends):
+    torchrun and both workers exit, no partial file is left, the job's log keeps every
+    process's records, and the rerun resumes after the last checkpoint."""
     out = tmp_path / "run"
     settings = {**SETTINGS, "epochs": 4}
     args = [stage_inputs[key] for key in ("manifest", "index", "normalisation")]
@@ -202,7 +204,7 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
             assert job.poll() is None and time.monotonic() < deadline, "no first checkpoint"
             time.sleep(0.2)
         assert len(processes_mentioning(str(out))) >= 3, "the job, torchrun and two workers"
-        job.send_signal(signal.SIGTERM)
+        job.send_signal(stop)
         assert job.wait(timeout=120) != 0
     finally:
         if job.poll() is None:
@@ -214,13 +216,33 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
     assert not list(out.glob("*.partial")) and not (out / "log.csv").exists()
     saved = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["epoch"]
     assert saved < settings["epochs"] - 1, "stopped before the end"
-    assert "stopped by SIGTERM" in (tmp_path / "stopped.log").read_text()
+    stopped_log = (tmp_path / "stopped.log").read_text()
+    assert "training in 2 processes (gloo)" in stopped_log.splitlines()[0], "the job's first record, kept"
+    assert "rank 0: device cpu" in stopped_log and "rank 0: epoch 0 train" in stopped_log
+    # The workers stop cleanly either way (after SIGKILL, torchrun dies with its parent).
+    assert "rank 0: stopped by SIGTERM" in stopped_log and "rank 1: stopped by SIGTERM" in stopped_log
 
     rerun = start_job("rerun.log")
     assert rerun.wait(timeout=300) == 0
     log = pd.read_csv(out / "log.csv")
     assert log["epoch"].tolist() == [e for e in range(settings["epochs"]) for _ in ("train", "val")]
     assert f"resuming after epoch {saved}" in (tmp_path / "rerun.log").read_text()
+
+
+def test_a_checkpoint_from_a_job_with_more_gpus_resumes(monkeypatch):
+    """The checkpoint's RNG state holds one CUDA state per GPU its job saw; a job that sees fewer
+    restores those it has (here none, as on this CPU machine, or one)."""
+    from echobeat.training import _set_rng_state
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.append(index))
+    state = {"torch": torch.get_rng_state(), "cuda": [torch.zeros(8, dtype=torch.uint8)] * 2}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    _set_rng_state(state)
+    assert restored == []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    _set_rng_state(state)
+    assert restored == [0]
 
 
 def test_two_gpus_asked_without_gpus_train_in_one_process(stage_inputs, tmp_path, caplog):

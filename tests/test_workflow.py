@@ -309,6 +309,7 @@ def test_a_run_on_two_gpus_asks_slurm_for_two(workflow_dir):
     plan = run_snakemake(workflow_dir, *args, "--configfile", "config/demo.yaml", str(overlay))
     planned = planned_resources(plan.stdout)
     assert "gpu=2" in planned["train_video"] and "gpu=1" in planned["predict_clips"], planned
+    assert "nodes=1" in planned["train_video"], "GPUs of one node: torchrun starts the processes there"
     runs["r3d_18_8_8_demo"]["gpus"] = 3
     write_config(overlay, {"video": {"runs": runs}})
     refused = run_snakemake(workflow_dir, *args, "--configfile", "config/demo.yaml", str(overlay), check=False)

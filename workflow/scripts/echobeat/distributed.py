@@ -11,8 +11,10 @@ the change in float64). Only rank 0 writes files.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,8 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from .training import Accumulator
+
+PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 # How long stopped workers get to exit cleanly (remove temporary files) before they are killed.
 STOP_GRACE_SECONDS = 60
@@ -162,6 +166,22 @@ def gather_totals(totals: Accumulator) -> Accumulator:
     return merged
 
 
+def from_rank_zero(value):
+    """Rank 0's ``value`` in every process (pickled; for things read once, like a checkpoint)."""
+    if world_size() == 1:
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies, even by SIGKILL (Linux), so that
+    torchrun stops its workers instead of training on unseen beside a rerun."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def launch(processes: int, spec: dict, work_dir: Path) -> None:
     """Run ``echobeat.video_ddp`` in ``processes`` processes with torchrun; raise if one fails.
 
@@ -177,7 +197,12 @@ def launch(processes: int, spec: dict, work_dir: Path) -> None:
         json.dump(spec, handle)
         handle.flush()
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-        torchrun = subprocess.Popen([*command, "-m", "echobeat.video_ddp", handle.name], env=env)
+        on_linux = sys.platform.startswith("linux")
+        torchrun = subprocess.Popen(
+            [*command, "-m", "echobeat.video_ddp", handle.name],
+            env=env,
+            preexec_fn=_die_with_parent if on_linux else None,
+        )
         try:
             returncode = torchrun.wait()
         except BaseException:

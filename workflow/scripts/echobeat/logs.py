@@ -9,17 +9,26 @@ import sys
 
 
 def setup_logging(
-    log_path: str | os.PathLike[str] | None, name: str = "echobeat", append: bool = False
+    log_path: str | os.PathLike[str] | None,
+    name: str = "echobeat",
+    append: bool = False,
+    label: str = "",
+    level: int = logging.INFO,
 ) -> logging.Logger:
-    """Send the library's log records to ``log_path`` (anew, or appended) and to stderr; return the logger."""
+    """Send the library's records of ``level`` and above to ``log_path`` (emptied first unless
+    ``append``) and to stderr, each prefixed with ``label``; return the logger."""
     root = logging.getLogger("echobeat")
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
     root.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    fmt = logging.Formatter(f"%(asctime)s %(levelname)s {label}%(message)s", "%Y-%m-%d %H:%M:%S")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="a" if append else "w", encoding="utf-8"))
+        if not append:
+            open(log_path, "w").close()
+        # Always appending: the processes of a distributed job share the file, and each record
+        # then lands at its end instead of over another process's.
+        handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)

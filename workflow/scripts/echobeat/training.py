@@ -176,10 +176,12 @@ class TrainingRun:
     device: torch.device
     on_epoch_start: Callable[[int], None] | None = None
     # Several processes (echobeat.distributed): the wrapped model that trains, the epoch's sums
-    # gathered over the processes, and whether this process writes the files.
+    # gathered over the processes, whether this process reads and writes the files, and how the
+    # writer's checkpoint reaches the others (so that every process resumes from the same one).
     trained: torch.nn.Module | None = None
     gather: Callable[[Accumulator], Accumulator] | None = None
     writes_files: bool = True
+    share: Callable[[dict | None], dict | None] | None = None
 
 
 def _rng_state() -> dict:
@@ -192,22 +194,18 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    # One state per GPU the saving job saw; a resumed job may see fewer (or none).
+    for index, cuda_state in enumerate(state.get("cuda", [])[: torch.cuda.device_count()]):
+        torch.cuda.set_rng_state(cuda_state, index)
 
 
-def _load_checkpoint(path: Path, expected: str, set_aside: bool = True) -> dict | None:
-    """The checkpoint to resume from, or None; one from other settings is set aside (by the
-    process that writes files: the others only read)."""
+def _load_checkpoint(path: Path, expected: str) -> dict | None:
+    """The checkpoint to resume from, or None; one from other settings is set aside."""
     if not path.exists():
         return None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        if not set_aside:
-            return checkpoint if checkpoint.get("fingerprint") == expected else None
     except Exception as err:  # a damaged file must not stop training: start afresh
-        if not set_aside:
-            return None
         aside = path.with_name(f"{path.stem}.unreadable-{int(time.time())}.pt")
         path.rename(aside)
         log.warning("checkpoint %s is unreadable (%s); moved to %s and starting afresh", path, err, aside.name)
@@ -238,7 +236,9 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
     rows: list[dict] = []
     best_loss, best_epoch, best_state = math.inf, -1, None
     first_epoch = 0
-    checkpoint = _load_checkpoint(checkpoint_path, run.settings_fingerprint, set_aside=run.writes_files)
+    checkpoint = _load_checkpoint(checkpoint_path, run.settings_fingerprint) if run.writes_files else None
+    if run.share is not None:
+        checkpoint = run.share(checkpoint)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         run.optimiser.load_state_dict(checkpoint["optimiser"])

@@ -22,16 +22,19 @@ from echobeat.video_run import train_process
 def main(spec_path: str) -> None:
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
-    dist.init_process_group(backend=spec["backend"])
-    rank, local_rank = dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
-    setup_logging(spec["log"] if rank == 0 else None, append=True)
-    if rank != 0:
-        logging.getLogger("echobeat").setLevel(logging.WARNING)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    # Rank 0 tells the story; the others add their warnings and errors, labelled.
+    setup_logging(
+        spec["log"], append=True, label=f"rank {rank}: ", level=logging.INFO if rank == 0 else logging.WARNING
+    )
     if spec["backend"] == "nccl":
         torch.cuda.set_device(local_rank)
-        device = prepare_device(f"cuda:{local_rank}", spec["threads"])
+        device = torch.device("cuda", local_rank)
+        dist.init_process_group(backend="nccl", device_id=device)
     else:
-        device = prepare_device("cpu", spec["threads"])
+        device = torch.device("cpu")
+        dist.init_process_group(backend=spec["backend"])
+    device = prepare_device(str(device), spec["threads"])
     try:
         train_process(
             spec["settings"],

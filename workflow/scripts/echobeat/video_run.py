@@ -17,6 +17,7 @@ from .distributed import (
     ShardedBatchSampler,
     contiguous_batches,
     convert_batch_norm,
+    from_rank_zero,
     gather_totals,
     launch,
     rank,
@@ -160,6 +161,7 @@ def train_process(
         trained=trained,
         gather=gather_totals if world > 1 else None,
         writes_files=me == 0,
+        share=from_rank_zero if world > 1 else None,
     )
     return fit(VideoTask(normaliser), run)
 
