@@ -1,7 +1,8 @@
 """One process of a distributed EF training run: ``torchrun ... -m echobeat.video_ddp spec.json``.
 
 Started by :func:`echobeat.distributed.launch`; the spec holds the arguments of
-:func:`echobeat.video_run.train_process`, the backend and the job's log file (rank 0 appends to it).
+:func:`echobeat.video_run.train_process`, the backend and the job's log file, which every rank
+appends to (rank 0 everything, the others their warnings and errors).
 """
 
 from __future__ import annotations

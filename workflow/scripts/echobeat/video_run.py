@@ -76,7 +76,7 @@ def train(
         "out_dir": str(out_dir),
         "threads": max(1, threads // processes),
         "backend": backend,
-        "log": log_file(),  # rank 0 appends to this job's log
+        "log": log_file(),  # the processes append to this job's log
     }
     log.info("training in %d processes (%s)", processes, backend)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
