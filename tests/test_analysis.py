@@ -116,6 +116,25 @@ def test_beat_by_beat_reproduces_the_r_joins(hand_built):
     assert metrics.loc[("single_clip", "MAE"), "value"] == pytest.approx((10 + 5 + 2 + 4) / 4)
 
 
+def test_predictions_written_by_the_original_have_no_header_and_are_read_alike(hand_built, tmp_path):
+    """The original writes "{file},{clip},{prediction:.4f}" rows with no header row."""
+    ours = pd.read_csv(hand_built["predictions"])
+    original = tmp_path / "test_predictions.csv"
+    original.write_text("".join(f"{f},{c},{p:.4f}\n" for f, c, p in ours.itertuples(index=False)))
+    assert not original.read_text().startswith("Filename")
+    settings = {"offset": 32, "max_beats": 3, "repetitions": 10, "seed": 0}
+    expected, _, _ = beat_by_beat(settings, hand_built["predictions"], hand_built["sizes"], hand_built["manifest"])
+    table, beats, _ = beat_by_beat(settings, original, hand_built["sizes"], hand_built["manifest"])
+    pd.testing.assert_frame_equal(table, expected)
+    assert len(beats) == 7
+    # A bad cell of a headerless file is named by its own line (line 1 is data).
+    lines = original.read_text().splitlines()
+    lines[0] = "A.avi,zero,40.0000"
+    original.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetFormatError, match=r"test_predictions\.csv, line 1: column Clip is 'zero'"):
+        beat_by_beat(settings, original, hand_built["sizes"], hand_built["manifest"])
+
+
 def test_beat_by_beat_of_an_external_size_csv_names_a_bad_cell(hand_built):
     text = hand_built["sizes"].read_text().splitlines()
     text[3] = text[3].rsplit(",", 1)[0] + ",yes"
@@ -176,7 +195,10 @@ def test_comparison_puts_the_paper_beside_each_run():
         ]
     )
     auc = pd.DataFrame(
-        [{"split": "TEST", "method": "beat_by_beat", "threshold": 50, "auc": 0.9, "ci_low": 0.8, "ci_high": 1.0}]
+        [
+            {"split": "TEST", "method": method, "threshold": 50, "auc": 0.9, "ci_low": 0.8, "ci_high": 1.0}
+            for method in ("all_clips", "beat_by_beat")
+        ]
     )
     dice = pd.DataFrame([{"split": "TEST", "which": "overall", "dice": 0.91, "ci_low": 0.9, "ci_high": 0.92}])
     settings = {"model": "r3d_18", "frames": 32, "period": 2, "weights": "pretrained", "epochs": 45}
@@ -185,5 +207,9 @@ def test_comparison_puts_the_paper_beside_each_run():
     assert table.loc[0, "beat_by_beat_MAE"] == 4.5 and table.loc[1, "beat_by_beat_MAE"] == 4.05
     markdown = comparison_markdown(table)
     assert "| beat_by_beat_MAE | 4.50 [3.50, 5.50] | 4.05 | 4.02 |" in markdown
-    assert "| auc_beat_by_beat_50 | 0.900 [0.800, 1.000] | 0.970 | 0.953 |" in markdown
+    # The published AUCs are of the all-clip means; the published single-clip R2 is R's (squared r).
+    assert "| auc_all_clips_50 | 0.900 [0.800, 1.000] | 0.970 | 0.953 |" in markdown
+    assert "| auc_beat_by_beat_50 | 0.900 [0.800, 1.000] |  |  |" in markdown
+    assert "| single_clip_R2_pearson | 0.750 [-0.250, 1.750] | 0.790 | 0.809 |" in markdown
+    assert "| single_clip_R2 | 0.700 [-0.300, 1.700] |  |  |" in markdown
     assert "| frames | 32 |  |  |" in markdown

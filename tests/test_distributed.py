@@ -48,6 +48,7 @@ SETTINGS = {
     "bias_init": "train_mean",
     "seed": 3,
     "device": "cpu",
+    "precision": "bf16",
 }
 
 

@@ -127,6 +127,7 @@ SETTINGS = {
     "seed": 4,
     "bn_momentum": 0.1,
     "device": "cpu",
+    "precision": "bf16",
 }
 
 

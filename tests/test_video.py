@@ -104,6 +104,31 @@ def test_model_head_and_local_weights(tmp_path):
         video_model("resnet50", "random")
 
 
+def test_the_ef_head_is_float32_under_bf16_autocast():
+    """The backbone may run in bf16, but the EF itself is not rounded to bf16's 0.25 steps."""
+    model = video_model("r3d_18", "random", bias=55.6)
+    features = torch.randn(64, 512)
+    exact = torch.nn.functional.linear(features, model.fc.weight, model.fc.bias)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        head = model.fc(features)
+        plain = torch.nn.functional.linear(features, model.fc.weight, model.fc.bias)
+    assert head.dtype == torch.float32
+    torch.testing.assert_close(head, exact)
+    # What a plain Linear gives under autocast: bf16, steps of 0.25 near 55.
+    assert plain.dtype == torch.bfloat16 and not torch.allclose(plain.float(), exact, atol=1e-3)
+    assert "fc.weight" in model.state_dict() and "fc.bias" in model.state_dict()
+
+
+def test_precision_is_bf16_or_fp32(caplog):
+    from echobeat.training import prepare_device
+
+    with pytest.raises(ValueError, match="precision must be one of bf16, fp32, not 'fp16'"):
+        prepare_device("cpu", 1, "fp16")
+    caplog.set_level("INFO")
+    prepare_device("cpu", 1, "bf16")
+    assert "device cpu (fp32)" in caplog.text  # a CPU computes in float32 whatever is asked
+
+
 def test_pretrained_weights_without_internet_say_what_to_do(monkeypatch):
     def offline(**kwargs):
         raise urllib.error.URLError("no route to host")

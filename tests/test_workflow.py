@@ -199,6 +199,9 @@ def check_rerun_plans(workflow_dir, path, config):
 
     planned, _ = plan_after(lambda c: None)
     assert planned == {}, f"nothing changed, yet planned {planned}"
+    # GPUs per training job: the same model up to rounding, nothing to redo.
+    planned, _ = plan_after(lambda c: c["video"]["runs"]["tiny_mc3"].update({"gpus": 2}))
+    assert planned == {}, f"gpus changed, yet planned {planned}"
     per_run = {"beat_by_beat": 1, "analysis_metrics": 1, "ef_figures": 1, "compare_runs": 1, "all": 1}
     # A third run: its own training, inference and analysis, and the comparison.
     planned, stdout = plan_after(lambda c: c["video"]["runs"].update({"tiny_third": {"model": "mc3_18", "seed": 1}}))

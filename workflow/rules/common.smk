@@ -161,16 +161,18 @@ SEGMENTATION_KEYS = {
         "seed",
         "bn_momentum",
         "device",
+        "precision",
     ],
     "evaluate": [
         "model",
         "device",
+        "precision",
         "inference_batch_size",
         "bootstrap_samples",
         "seed",
     ],
-    "sizes": ["model", "device", "inference_batch_size", "size_splits", "beats"],
-    "overlays": ["model", "device", "inference_batch_size", "overlays"],
+    "sizes": ["model", "device", "precision", "inference_batch_size", "size_splits", "beats"],
+    "overlays": ["model", "device", "precision", "inference_batch_size", "overlays"],
 }
 
 
@@ -214,12 +216,14 @@ VIDEO_KEYS = {
         "bias_init",
         "seed",
         "device",
+        "precision",
     ],
     "predict": [
         "model",
         "frames",
         "period",
         "device",
+        "precision",
         "inference_batch_size",
         "bootstrap_samples",
         "seed",

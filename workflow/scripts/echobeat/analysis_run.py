@@ -1,8 +1,8 @@
 """Wiring of the analysis stage for its rules: read the stage outputs, compute, hand back tables.
 
 The inputs may also come from elsewhere (a size.csv or predictions written by the original
-code), so each is read with its required columns checked and every number parsed, and a bad
-cell is reported with its file, line and column.
+code, whose prediction files have no header row), so each is read with its required columns
+checked and every number parsed, and a bad cell is reported with its file, line and column.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ SIZE_COLUMNS = {"Filename": str, "Frame": int, "ComputerSmall": int}
 LABEL_COLUMNS = {"FileName": str, "EF": float}
 
 
-def read_typed(path, columns: dict[str, type]) -> pd.DataFrame:
-    """The file's required columns, each parsed to its type; a bad cell names file, line and column."""
-    table, _ = read_table(path, tuple(columns))
+def read_typed(path, columns: dict[str, type], headerless: bool = False) -> pd.DataFrame:
+    """The file's required columns, each parsed to its type; a bad cell names file, line and column.
+    ``headerless``: a file without a header row is also read (its fields in the columns' order)."""
+    table, _ = read_table(path, tuple(columns), headerless)
     typed = pd.DataFrame(index=table.index)
     for column, kind in columns.items():
         if kind is str:
@@ -45,9 +46,15 @@ def read_typed(path, columns: dict[str, type]) -> pd.DataFrame:
     return typed
 
 
+def read_predictions(path) -> pd.DataFrame:
+    """All-clip predictions: ours (header ``Filename,Clip,Prediction``) or the original's
+    (the same three fields, no header row)."""
+    return read_typed(path, PREDICTION_COLUMNS, headerless=True)
+
+
 def beat_by_beat(settings: dict, predictions_path: str, sizes_path: str, manifest_path: str):
     """beat_by_beat.csv, beats.csv and beat_sampling.csv of one run."""
-    predictions = read_typed(predictions_path, PREDICTION_COLUMNS)
+    predictions = read_predictions(predictions_path)
     sizes = read_typed(sizes_path, SIZE_COLUMNS)
     labels = read_typed(manifest_path, LABEL_COLUMNS)
     beats = beat_predictions(predictions, sizes, settings["offset"])
@@ -67,7 +74,7 @@ def beat_by_beat(settings: dict, predictions_path: str, sizes_path: str, manifes
 def analysis_metrics(settings: dict, table_path: str, predictions_path: str, manifest_path: str):
     """metrics.csv and auc.csv of one run."""
     table = pd.read_csv(table_path)
-    predictions = read_typed(predictions_path, PREDICTION_COLUMNS)
+    predictions = read_predictions(predictions_path)
     labels = read_typed(manifest_path, LABEL_COLUMNS)
     per_method = method_predictions(table, predictions, labels, settings["one_clip_seed"])
     samples, seed = settings["bootstrap_samples"], settings["seed"]

@@ -18,31 +18,26 @@ from .problems import DatasetFormatError
 FIRST_DATA_LINE = 2
 
 
-def read_table(path: str | os.PathLike[str], columns: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+def read_table(
+    path: str | os.PathLike[str], columns: tuple[str, ...], headerless: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
     """Read a CSV file with the given required columns, every cell as a stripped string.
 
     Returns the table (with a ``_line`` column: the 1-based line in the file) and the
     names of extra columns. Raises :class:`DatasetFormatError` naming the file when it is
-    missing, unparsable or lacks a required column.
+    missing, unparsable or lacks a required column. With ``headerless``, a file whose first
+    line names none of the columns but has exactly as many fields is read as data in the
+    order of ``columns`` (the original code writes its prediction files so).
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"{path}: file not found")
-    try:
-        table = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-        )
-    except pd.errors.EmptyDataError:
-        raise DatasetFormatError(f"{path}: the file is empty (expected a header row)") from None
-    except pd.errors.ParserError as err:
-        raise DatasetFormatError(f"{path}: cannot be parsed as CSV: {err}") from None
-    except UnicodeDecodeError as err:
-        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    table = _read_text_csv(path, header=0)
     table.columns = [str(c).strip() for c in table.columns]
+    first_line = FIRST_DATA_LINE
+    if headerless and len(table.columns) == len(columns) and not set(columns) & set(table.columns):
+        table = _read_text_csv(path, header=None, names=list(columns))
+        first_line = 1
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DatasetFormatError(
@@ -51,9 +46,27 @@ def read_table(path: str | os.PathLike[str], columns: tuple[str, ...]) -> tuple[
         )
     extra = [c for c in table.columns if c not in columns]
     table = table.map(lambda v: v.strip() if isinstance(v, str) else "")
-    table["_line"] = range(FIRST_DATA_LINE, FIRST_DATA_LINE + len(table))
+    table["_line"] = range(first_line, first_line + len(table))
     blank = (table[list(columns)] == "").all(axis=1)
     return table.loc[~blank].reset_index(drop=True), extra
+
+
+def _read_text_csv(path: Path, **header) -> pd.DataFrame:
+    try:
+        return pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+            **header,
+        )
+    except pd.errors.EmptyDataError:
+        raise DatasetFormatError(f"{path}: the file is empty (expected a header row)") from None
+    except pd.errors.ParserError as err:
+        raise DatasetFormatError(f"{path}: cannot be parsed as CSV: {err}") from None
+    except UnicodeDecodeError as err:
+        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
 def parse_float(text: str) -> float | None:

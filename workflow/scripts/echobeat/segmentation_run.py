@@ -49,7 +49,7 @@ def _loader(dataset, workers: int, device: torch.device, **kwargs) -> DataLoader
 
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
-    device = prepare_device(settings["device"], threads)
+    device = prepare_device(settings["device"], threads, settings["precision"])
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
     train_set = TracedFramesDataset(cache, split_rows(table, "TRAIN"), traces, normaliser)
     val_set = TracedFramesDataset(cache, split_rows(table, "VAL"), traces, normaliser)
@@ -100,7 +100,7 @@ def evaluate(
     settings: dict, best: str, manifest: str, tracings: str, index: str, normalisation: str, threads: int = 1
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Dice on VAL and TEST: the summary table and one per-video table per split."""
-    device = prepare_device(settings["device"], threads)
+    device = prepare_device(settings["device"], threads, settings["precision"])
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
     model = _trained_model(settings, best, device)
     summary, per_video = [], {}
@@ -123,7 +123,7 @@ def evaluate(
 
 def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
     """size.csv for the videos of the configured splits."""
-    device = prepare_device(settings["device"], threads)
+    device = prepare_device(settings["device"], threads, settings["precision"])
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     splits = settings["size_splits"]
     if "all" not in splits:
@@ -151,7 +151,7 @@ def overlays(
     threads: int = 1,
 ) -> list[str]:
     """Overlay videos and trace figures for the first ``settings['overlays']`` videos of size.csv."""
-    device = prepare_device(settings["device"], threads)
+    device = prepare_device(settings["device"], threads, settings["precision"])
     model = _trained_model(settings, best, device)
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     return write_overlays(

@@ -45,8 +45,18 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def prepare_device(device: str, threads: int) -> torch.device:
-    """The job's device, with torch's threads set for it and cuDNN autotuning on a GPU."""
+# Arithmetic on a GPU (config ``precision``): bf16 autocast, or plain float32 as the original.
+PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
+_gpu_autocast_dtype: torch.dtype | None = torch.bfloat16
+
+
+def prepare_device(device: str, threads: int, precision: str = "bf16") -> torch.device:
+    """The job's device, with torch's threads set for it, cuDNN autotuning on a GPU, and the
+    arithmetic :func:`autocast` gives GPU passes (``precision``: bf16 or fp32) for this process."""
+    global _gpu_autocast_dtype
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    _gpu_autocast_dtype = PRECISIONS[precision]
     chosen = pick_device(device)
     # On a GPU the job's threads feed it as DataLoader workers; on a CPU they compute.
     torch.set_num_threads(1 if chosen.type == "cuda" else max(1, threads))
@@ -54,7 +64,8 @@ def prepare_device(device: str, threads: int) -> torch.device:
         torch.backends.cudnn.benchmark = True
     # What the scheduler handed the job (SLURM sets it from --gpus), so a log shows the request arrived.
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "(not set)")
-    log.info("device %s, %d job thread(s), CUDA_VISIBLE_DEVICES=%s", chosen, threads, visible)
+    arithmetic = precision if chosen.type == "cuda" else "fp32"
+    log.info("device %s (%s), %d job thread(s), CUDA_VISIBLE_DEVICES=%s", chosen, arithmetic, threads, visible)
     return chosen
 
 
@@ -117,9 +128,10 @@ class Task(Protocol):
 
 
 def autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    """bf16 autocast on a GPU unless :func:`prepare_device` was given ``precision: fp32``; none on a CPU."""
+    if device.type == "cuda" and _gpu_autocast_dtype is not None:
+        return torch.autocast("cuda", dtype=_gpu_autocast_dtype)
+    return torch.autocast(device.type, enabled=False)
 
 
 def run_epoch(

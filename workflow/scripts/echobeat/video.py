@@ -26,6 +26,15 @@ VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")
 ECHONET_BIAS = 55.6
 
 
+class Float32Head(torch.nn.Linear):
+    """The EF head, computed in float32 even under autocast: in bf16 an EF near 55 would come out
+    in steps of 0.25 (0.5 above 64). Same parameters as the Linear it replaces."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.to(self.weight.dtype))
+
+
 def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BIAS) -> torch.nn.Module:
     """A torchvision video ResNet whose fc is Linear(512, 1) with the given bias."""
     if name not in VIDEO_MODELS:
@@ -43,7 +52,7 @@ def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BI
             ) from None
     else:
         model = builder(weights=None)
-    model.fc = torch.nn.Linear(model.fc.in_features, 1)
+    model.fc = Float32Head(model.fc.in_features, 1)
     with torch.no_grad():
         model.fc.bias.fill_(bias)
     if weights not in ("pretrained", "random"):

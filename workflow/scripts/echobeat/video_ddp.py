@@ -35,7 +35,7 @@ def main(spec_path: str) -> None:
     else:
         device = torch.device("cpu")
         dist.init_process_group(backend=spec["backend"])
-    device = prepare_device(str(device), spec["threads"])
+    device = prepare_device(str(device), spec["threads"], spec["settings"]["precision"])
     try:
         train_process(
             spec["settings"],

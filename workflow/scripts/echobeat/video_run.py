@@ -89,7 +89,7 @@ def train_process(
 ):
     """The training of one process: the whole run, or this process's share of a distributed one."""
     world, me = world_size(), rank()
-    device = device if device is not None else prepare_device(settings["device"], threads)
+    device = device if device is not None else prepare_device(settings["device"], threads, settings["precision"])
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
     batch = settings["batch_size"]
@@ -168,7 +168,7 @@ def train_process(
 
 def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
     """All-clip predictions of VAL and TEST and the metrics table."""
-    device = prepare_device(settings["device"], threads)
+    device = prepare_device(settings["device"], threads, settings["precision"])
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     model = video_model(settings["model"], "random")
     load_state(model, best)
