@@ -174,6 +174,18 @@ def test_r2_pearson_and_auc_by_hand():
     assert rows["R2"] == pytest.approx(1 - 2 / 2)  # residuals 0, 1, 1 against a total of 2
 
 
+def test_an_ef_on_the_threshold_counts_as_hfref_as_in_the_original():
+    """The original's roc_auc_score(EF > 35, prediction): positives 40 (34) and 60 (58) against
+    30 (33) and 35 (36) win 3 of 4 pairs. Counting only EF < 35 as HFrEF would give 1.0."""
+    per_method = {
+        method: pd.DataFrame({"prediction": [33.0, 36, 34, 58], "EF": [30.0, 35, 40, 60]})
+        for method in ("all_clips", "beat_by_beat")
+    }
+    table = auc_table(per_method, [35], samples=50, seed=0).set_index(["method", "threshold"])
+    assert table.loc[("all_clips", 35), "auc"] == pytest.approx(0.75)
+    assert table.loc[("all_clips", 35), "positives"] == 2
+
+
 def test_auc_table_leaves_one_class_thresholds_empty():
     per_method = {
         method: pd.DataFrame({"prediction": [30.0, 40, 50, 60], "EF": [20.0, 45, 35, 70]})

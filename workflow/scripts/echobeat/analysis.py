@@ -3,7 +3,8 @@
 Methods: ``single_clip`` (the clip starting at frame 0), ``one_clip`` (one seeded random clip, as in
 the video stage's metrics), ``all_clips`` (mean of every clip) and ``beat_by_beat`` (mean of the clips
 centred on the detected beats). Each uses the videos it has a prediction for; ``videos`` says how many.
-HFrEF (EF below a threshold) is the positive class; a lower predicted EF scores higher.
+HFrEF (EF at or below a threshold, as the original splits it) is the positive class; a lower
+predicted EF scores higher.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 
 from .beat_by_beat import video_key
 from .ef_methods import video_level
-from .stats import ANALYSIS_METRICS, auc_statistic, bootstrap, regression_metrics
+from .stats import ANALYSIS_METRICS, auc_statistic, bootstrap, hfref, regression_metrics
 
 METRIC_METHODS = ("single_clip", "one_clip", "all_clips", "beat_by_beat")
 AUC_METHODS = ("all_clips", "beat_by_beat")
@@ -47,7 +48,7 @@ def metrics_table(per_method: dict[str, pd.DataFrame], samples: int, seed: int, 
 def auc_table(
     per_method: dict[str, pd.DataFrame], thresholds, samples: int, seed: int, split: str = "TEST"
 ) -> pd.DataFrame:
-    """auc.csv: AUC of each method's prediction for EF < threshold, with intervals.
+    """auc.csv: AUC of each method's prediction for HFrEF (EF <= threshold), with intervals.
 
     Empty (NaN) where the videos hold one class only: an AUC needs both.
     """
@@ -55,7 +56,7 @@ def auc_table(
     for method in AUC_METHODS:
         values = per_method[method]
         for threshold in thresholds:
-            positive = (values["EF"] < threshold).to_numpy(dtype=np.float64)
+            positive = hfref(values["EF"], threshold).to_numpy(dtype=np.float64)
             auc = low = high = np.nan
             if 0 < positive.sum() < len(positive):
                 auc, low, high = bootstrap(

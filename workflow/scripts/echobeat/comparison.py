@@ -131,7 +131,7 @@ def comparison_markdown(table: pd.DataFrame) -> str:
         "Our values carry their 90% bootstrap interval; empty cells have no number (the references "
         "publish only some). R2 is scikit-learn's coefficient of determination, R2_pearson the squared "
         "correlation the authors' R script reports (the published single-clip and beat-by-beat R2). AUC: "
-        "HFrEF, EF below the threshold; the published AUCs are of the all-clip means (the paper's "
+        "HFrEF, EF at or below the threshold; the published AUCs are of the all-clip means (the paper's "
         "single AUC is shown at 50).",
         "",
         "| quantity | " + " | ".join(columns) + " |",

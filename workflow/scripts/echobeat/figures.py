@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
-from .stats import roc_points  # noqa: E402
+from .stats import hfref, roc_points  # noqa: E402
 
 METHOD_LABELS = {
     "single_clip": "single clip (frame 0)",
@@ -63,18 +63,18 @@ def ef_scatter(table: pd.DataFrame, thresholds, paths, dpi: int) -> None:
 
 
 def roc_curves(table: pd.DataFrame, thresholds, paths, dpi: int) -> None:
-    """ROC curves for HFrEF (EF below each threshold), all-clip and beat-by-beat side by side."""
+    """ROC curves for HFrEF (EF at or below each threshold), all-clip and beat-by-beat side by side."""
     figure, panels = plt.subplots(1, 2, figsize=(9, 4.5), sharey=True)
     for axes, method in zip(panels, ("all_clips", "beat_by_beat"), strict=True):
         rows = table[["EF", method]].dropna()
         drawn = False
         for threshold in thresholds:
-            positive = (rows["EF"] < threshold).to_numpy()
+            positive = hfref(rows["EF"], threshold).to_numpy()
             if not 0 < positive.sum() < len(positive):
                 continue
             fpr, tpr = roc_points(-rows[method].to_numpy(), positive)
             auc = float(np.trapezoid(tpr, fpr))
-            axes.plot(fpr, tpr, drawstyle="default", label=f"EF < {threshold:g}: AUC {auc:.3f}")
+            axes.plot(fpr, tpr, drawstyle="default", label=f"EF \u2264 {threshold:g}: AUC {auc:.3f}")
             drawn = True
         axes.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=0.8)
         axes.set(title=METHOD_LABELS[method], xlabel="1 - specificity", xlim=(0, 1), ylim=(0, 1.01))

@@ -100,6 +100,13 @@ def auc_statistic(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
         return np.where((n_positive > 0) & (n_negative > 0), u / (n_positive * n_negative), np.nan)
 
 
+def hfref(ef, threshold):
+    """HFrEF at ``threshold``: EF at or below it. The original scores its ROC as
+    ``roc_auc_score(EF > threshold, prediction)``, so an EF equal to the threshold falls on the
+    HFrEF side; the same split here keeps AUCs equal when an EF sits exactly on a threshold."""
+    return ef <= threshold
+
+
 def roc_points(score, positive) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate) at every cut of ``score``, from (0, 0) to (1, 1)."""
     score = np.asarray(score, dtype=np.float64)
