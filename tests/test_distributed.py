@@ -5,7 +5,8 @@ measured about 2e-11), which checks the sharded batches, the cross-process batch
 gradient averaging and the gathered epoch sums. In float32 the same comparison only holds to
 about 1e-2 of the change after two SGD steps: reordered sums, amplified by near-constant
 channels, so the float32 test checks the launch path (torchrun, one writer, whole-batch logs).
-Without GPUs, a run asking for two trains in one process.
+A stopped run leaves no worker behind and resumes; without GPUs, a run asking for two trains in
+one process.
 """
 
 from __future__ import annotations
