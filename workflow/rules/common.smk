@@ -171,7 +171,14 @@ SEGMENTATION_KEYS = {
         "bootstrap_samples",
         "seed",
     ],
-    "sizes": ["model", "device", "precision", "inference_batch_size", "size_splits", "beats"],
+    "sizes": [
+        "model",
+        "device",
+        "precision",
+        "inference_batch_size",
+        "size_splits",
+        "beats",
+    ],
     "overlays": ["model", "device", "precision", "inference_batch_size", "overlays"],
 }
 
