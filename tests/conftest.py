@@ -74,7 +74,8 @@ TINY_VIDEO = {
 }
 
 
-# The rules that declare gpu=1: locally one at a time, on SLURM a GPU partition and --gpus=1.
+# The rules that ask for a GPU (gpu=1; train_video: its run's gpus, 1 by default): locally one
+# at a time, on SLURM a GPU partition and --gpus.
 GPU_RULES = {
     "train_segmentation",
     "evaluate_segmentation",

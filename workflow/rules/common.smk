@@ -51,16 +51,10 @@ REAL_DATASET_VIDEOS = 10030
 
 
 def job_runtime(rule):
-    """The time limit (minutes) of ``rule``, longer on each retry: a job killed at its limit
-    resumes from its checkpoint with more time."""
-    minutes = config["resources"][rule]["runtime"]
-    return lambda wildcards, attempt: minutes * attempt
-
-
-def scaled_runtime(rule):
-    """job_runtime, also longer when the manifest lists more videos than the real dataset has.
-
-    Snakemake evaluates it once the manifest exists."""
+    """The time limit (minutes) of ``rule``, longer on each retry (a job killed at its limit
+    resumes from its checkpoint with more time) and, for a rule that reads the manifest, longer
+    when it lists more videos than the real dataset has (evaluated once the manifest exists).
+    """
     minutes = config["resources"][rule]["runtime"]
 
     def runtime(wildcards, input, attempt):

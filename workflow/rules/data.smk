@@ -64,7 +64,7 @@ rule cache_videos:
     threads: config["cache"]["threads"]
     resources:
         mem_mb=job_memory("cache_videos"),
-        runtime=scaled_runtime("cache_videos"),
+        runtime=job_runtime("cache_videos"),
     params:
         videos_dir=dataset_path("Videos"),
     script:

@@ -17,7 +17,7 @@ rule train_segmentation:
     resources:
         gpu=1,
         mem_mb=job_memory("train_segmentation"),
-        runtime=scaled_runtime("train_segmentation"),
+        runtime=job_runtime("train_segmentation"),
     params:
         settings=segmentation_settings("train"),
     script:
@@ -42,7 +42,7 @@ rule evaluate_segmentation:
     resources:
         gpu=1,
         mem_mb=job_memory("evaluate_segmentation"),
-        runtime=scaled_runtime("evaluate_segmentation"),
+        runtime=job_runtime("evaluate_segmentation"),
     params:
         settings=segmentation_settings("evaluate"),
     script:
@@ -65,7 +65,7 @@ rule segment_all_frames:
     resources:
         gpu=1,
         mem_mb=job_memory("segment_all_frames"),
-        runtime=scaled_runtime("segment_all_frames"),
+        runtime=job_runtime("segment_all_frames"),
     params:
         settings=segmentation_settings("sizes"),
     script:
@@ -94,7 +94,7 @@ rule segmentation_overlays:
     resources:
         gpu=1,
         mem_mb=job_memory("segmentation_overlays"),
-        runtime=scaled_runtime("segmentation_overlays"),
+        runtime=job_runtime("segmentation_overlays"),
     params:
         settings=segmentation_settings("overlays"),
     script:

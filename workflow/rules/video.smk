@@ -21,7 +21,7 @@ rule train_video:
     resources:
         gpu=lambda wildcards: VIDEO_RUNS[wildcards.run]["gpus"],
         mem_mb=job_memory("train_video"),
-        runtime=scaled_runtime("train_video"),
+        runtime=job_runtime("train_video"),
     params:
         settings=video_train_settings,
     script:
@@ -46,7 +46,7 @@ rule predict_clips:
     resources:
         gpu=1,
         mem_mb=job_memory("predict_clips"),
-        runtime=scaled_runtime("predict_clips"),
+        runtime=job_runtime("predict_clips"),
     params:
         settings=video_predict_settings,
     script:

@@ -50,7 +50,7 @@ PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
 _gpu_autocast_dtype: torch.dtype | None = torch.bfloat16
 
 
-def prepare_device(device: str, threads: int, precision: str = "bf16") -> torch.device:
+def prepare_device(device: str, threads: int, precision: str) -> torch.device:
     """The job's device, with torch's threads set for it, cuDNN autotuning on a GPU, and the
     arithmetic :func:`autocast` gives GPU passes (``precision``: bf16 or fp32) for this process."""
     global _gpu_autocast_dtype
