@@ -1,4 +1,4 @@
-"""echobeat: EchoNet-Dynamic reproduced end to end (see README.md and ../shared/DESIGN.md)."""
+"""echobeat: EchoNet-Dynamic reproduced end to end (see README.md and docs/)."""
 
 from snakemake.utils import min_version, validate
 

@@ -30,12 +30,12 @@ import psutil  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-from echobeat.cache import VideoCache, build_cache  # noqa: E402
-from echobeat.clips import n_clips  # noqa: E402
-from echobeat.datasets import ClipDataset, Normaliser, prebatched  # noqa: E402
-from echobeat.synthetic import generate_dataset  # noqa: E402
-from echobeat.verify import VerifySettings, verify_dataset  # noqa: E402
-from echobeat.video_io import read_video  # noqa: E402
+from echobeat.data.cache import VideoCache, build_cache  # noqa: E402
+from echobeat.data.clips import n_clips  # noqa: E402
+from echobeat.data.synthetic import generate_dataset  # noqa: E402
+from echobeat.data.verify import VerifySettings, verify_dataset  # noqa: E402
+from echobeat.data.video_io import read_video  # noqa: E402
+from echobeat.learn.datasets import ClipDataset, Normaliser, prebatched  # noqa: E402
 
 LENGTH, PERIOD = 32, 2
 MEAN, STD = [32.0, 32.0, 32.0], [50.0, 50.0, 50.0]

@@ -31,16 +31,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 import torch  # noqa: E402
-import torchvision  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from echobeat.cache import VideoCache, build_cache  # noqa: E402
-from echobeat.datasets import ClipDataset, FrameBatches, Normaliser, TracedFramesDataset, prebatched  # noqa: E402
-from echobeat.models import segmentation_model  # noqa: E402
-from echobeat.synthetic import generate_dataset  # noqa: E402
-from echobeat.verify import VerifySettings, verify_dataset  # noqa: E402
+from echobeat.compute import Compute  # noqa: E402
+from echobeat.data.cache import VideoCache, build_cache  # noqa: E402
+from echobeat.data.normalisation import Normaliser  # noqa: E402
+from echobeat.data.synthetic import generate_dataset  # noqa: E402
+from echobeat.data.verify import VerifySettings, verify_dataset  # noqa: E402
+from echobeat.inference.segmentation import logits  # noqa: E402
+from echobeat.inference.video import predict  # noqa: E402
+from echobeat.learn.datasets import ClipDataset, FrameBatches, TracedFramesDataset, prebatched  # noqa: E402
+from echobeat.learn.segmentation_task import SegmentationTask  # noqa: E402
+from echobeat.learn.training import Accumulator  # noqa: E402
+from echobeat.learn.video_task import VideoTask  # noqa: E402
+from echobeat.models.segmentation import segmentation_model  # noqa: E402
+from echobeat.models.video import video_model  # noqa: E402
 
-# The real dataset's usable split sizes and the paper's epochs (ECHONET_FACTS.md).
+# The real dataset's usable split sizes and the paper's epochs (docs/echonet.md).
 REAL = {"train": 7460, "val": 1288, "test": 1276, "frames": 176, "seg_epochs": 50, "video_epochs": 45}
 
 
@@ -72,14 +79,30 @@ def timed_loop(loader, step, device, steps: int, warmup: int) -> dict:
     return {"per_s": items / total, "data_wait_share": wait / total, "seconds": total, "items": items}
 
 
-def autocast(device, bf16: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
+def compute_for(device, bf16: bool, workers: int) -> Compute:
+    """The workflow's compute settings: bf16 autocast and channels-last on a GPU, or float32 as is."""
+    fast = bf16 and device.type == "cuda"
+    return Compute(device, torch.bfloat16 if fast else None, channels_last=fast, threads=workers + 1)
+
+
+def train_step(task, model, optimiser, compute):
+    """One optimiser step of the workflow's training loop (``learn.training.run_epoch``'s body)."""
+    totals = Accumulator()
+
+    def step(batch):
+        with compute.autocast():
+            loss = task.step(model, batch, compute, totals)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return len(batch) if hasattr(batch, "targets") else 2 * batch[0].shape[0]
+
+    return step
 
 
 def video_training(cache, manifest, normaliser, device, bf16, workers, steps, warmup, batch=20):
-    model = torchvision.models.video.r2plus1d_18(weights=None, num_classes=1).to(device)
-    if bf16:
-        model = model.to(memory_format=torch.channels_last_3d)
+    compute = compute_for(device, bf16, workers)
+    model = compute.place(video_model("r2plus1d_18", "random").to(device), video=True).train()
     optimiser = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
     dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="random", pad=12)
     loader = DataLoader(
@@ -89,55 +112,37 @@ def video_training(cache, manifest, normaliser, device, bf16, workers, steps, wa
         drop_last=True,
         num_workers=workers,
         collate_fn=prebatched,
-        pin_memory=device.type == "cuda",
+        pin_memory=compute.pin_memory,
         persistent_workers=workers > 0,
     )
-    model.train()
-
-    def step(b):
-        x = b.normalised(normaliser, device)
-        if bf16:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        with autocast(device, bf16):
-            loss = torch.nn.functional.mse_loss(model(x)[:, 0].float(), b.targets.to(device))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        return len(b)
-
-    return timed_loop(loader, step, device, steps, warmup)
+    return timed_loop(loader, train_step(VideoTask(normaliser), model, optimiser, compute), device, steps, warmup)
 
 
 def video_inference(cache, manifest, normaliser, device, bf16, workers, steps, warmup, batch=64):
-    model = torchvision.models.video.r2plus1d_18(weights=None, num_classes=1).to(device).eval()
-    if bf16:
-        model = model.to(memory_format=torch.channels_last_3d)
+    compute = compute_for(device, bf16, workers)
+    model = compute.place(video_model("r2plus1d_18", "random").to(device), video=True).eval()
     dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="all")
     loader = DataLoader(
         dataset,
         batch_size=batch,
         num_workers=workers,
         collate_fn=prebatched,
-        pin_memory=device.type == "cuda",
+        pin_memory=compute.pin_memory,
         persistent_workers=workers > 0,
     )
 
     @torch.no_grad()
     def step(b):
-        x = b.normalised(normaliser, device)
-        if bf16:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        with autocast(device, bf16):
-            model(x)
+        with compute.autocast():
+            predict(model, b, normaliser, compute)
         return len(b)
 
     return timed_loop(loader, step, device, steps, warmup)
 
 
 def segmentation_training(cache, manifest, tracings, normaliser, device, bf16, workers, steps, warmup, batch=20):
-    model = segmentation_model("deeplabv3_resnet50", "random").to(device)
-    if bf16:
-        model = model.to(memory_format=torch.channels_last)
+    compute = compute_for(device, bf16, workers)
+    model = compute.place(segmentation_model("deeplabv3_resnet50", "random").to(device)).train()
     optimiser = torch.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
     dataset = TracedFramesDataset(cache, manifest, tracings, normaliser)
     loader = DataLoader(
@@ -146,53 +151,29 @@ def segmentation_training(cache, manifest, tracings, normaliser, device, bf16, w
         shuffle=True,
         drop_last=True,
         num_workers=workers,
-        pin_memory=device.type == "cuda",
+        pin_memory=compute.pin_memory,
         persistent_workers=workers > 0,
     )
-    model.train()
-
-    def step(b):
-        ed, es, ed_mask, es_mask = (t.to(device, non_blocking=True) for t in b)
-        if bf16:
-            ed, es = (t.contiguous(memory_format=torch.channels_last) for t in (ed, es))
-        with autocast(device, bf16):
-            loss = (
-                sum(
-                    torch.nn.functional.binary_cross_entropy_with_logits(
-                        model(x)["out"][:, 0].float(), m, reduction="sum"
-                    )
-                    for x, m in ((ed, ed_mask), (es, es_mask))
-                )
-                / 2
-            )
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        return 2 * ed.shape[0]
-
-    return timed_loop(loader, step, device, steps, warmup)
+    return timed_loop(loader, train_step(SegmentationTask(), model, optimiser, compute), device, steps, warmup)
 
 
 def segmentation_inference(cache, names, normaliser, device, bf16, workers, steps, warmup, batch=256):
-    model = segmentation_model("deeplabv3_resnet50", "random").to(device).eval()
-    if bf16:
-        model = model.to(memory_format=torch.channels_last)
+    compute = compute_for(device, bf16, workers)
+    model = compute.place(segmentation_model("deeplabv3_resnet50", "random").to(device)).eval()
     loader = DataLoader(
         FrameBatches(cache, names * 4, batch_size=batch),
         batch_size=None,
         num_workers=workers,
-        pin_memory=device.type == "cuda",
+        pin_memory=compute.pin_memory,
         persistent_workers=workers > 0,
     )
 
     @torch.no_grad()
     def step(b):
-        x = normaliser.batch(b[0], device)
-        if bf16:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, bf16):
-            (model(x)["out"][:, 0] > 0).sum(dim=(1, 2))
-        return x.shape[0]
+        # What inference.segmentation.frame_sizes does with each batch.
+        with compute.autocast():
+            (logits(model, normaliser.batch(b[0], device), compute) > 0).sum(dim=(1, 2))
+        return b[0].shape[0]
 
     return timed_loop(loader, step, device, steps, warmup)
 
@@ -220,8 +201,8 @@ def projection(rates: dict) -> dict:
 
 def check_segmentation_stage(workdir: Path, cache, manifest, device: str) -> None:
     """Two epochs of the real stage code (train with resume files, evaluate, size.csv) on ``device``."""
-    from echobeat import segmentation_run
-    from echobeat.normalisation import mean_and_std
+    from echobeat.data.normalisation import mean_and_std
+    from echobeat.stages import segmentation as segmentation_run
 
     split = manifest.copy()
     split["Split"] = ["TRAIN", "TRAIN", "VAL", "TEST"] * (len(split) // 4) + ["TRAIN"] * (len(split) % 4)

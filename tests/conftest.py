@@ -14,7 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from echobeat.synthetic import generate_dataset  # noqa: E402
+from echobeat.data.synthetic import generate_dataset  # noqa: E402
 
 
 def tiny_settings(**overrides) -> dict:

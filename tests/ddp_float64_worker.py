@@ -10,7 +10,7 @@ import torch
 
 torch.set_default_dtype(torch.float64)
 
-from echobeat.video_ddp import main  # noqa: E402  (after the dtype: the model is built in it)
+from echobeat.stages.video_worker import main  # noqa: E402  (after the dtype: the model is built in it)
 
 if __name__ == "__main__":
     main(sys.argv[1])

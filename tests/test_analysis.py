@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from echobeat.analysis import auc_table, method_predictions, metrics_table
-from echobeat.analysis_run import beat_by_beat, read_typed
+from echobeat.analysis.beat_by_beat import beat_sampling, clip_offset
+from echobeat.analysis.comparison import comparison_markdown, comparison_table, run_row
+from echobeat.analysis.metrics import auc_table, method_predictions, metrics_table
+from echobeat.analysis.stats import auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
+from echobeat.analysis.tables import read_typed
 from echobeat.atomic import write_csv
-from echobeat.beat_by_beat import beat_sampling, clip_offset
-from echobeat.comparison import comparison_markdown, comparison_table, run_row
-from echobeat.problems import DatasetFormatError
-from echobeat.stats import auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
+from echobeat.data.problems import DatasetFormatError
+from echobeat.stages.analysis import beat_by_beat
 
 
 def clips(name: str, predictions) -> pd.DataFrame:

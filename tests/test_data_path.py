@@ -8,23 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from reference import clip_frames, pad_and_crop, to_three_channels
 from torch.utils.data import DataLoader
 
-from echobeat.cache import CacheError, VideoCache, build_cache, entry_paths
-from echobeat.clips import clip_frames, clip_starts, crop_offsets, n_clips, padded_length, take_clip
-from echobeat.datasets import (
-    ClipDataset,
-    FrameBatches,
-    Normaliser,
-    TracedFramesDataset,
-    pad_and_crop,
-    prebatched,
-    to_three_channels,
-)
-from echobeat.normalisation import mean_and_std
-from echobeat.tracings import tracing_mask
-from echobeat.verify import VerifySettings, verify_dataset
-from echobeat.video_io import read_video, write_video
+from echobeat.data.cache import CacheError, VideoCache, build_cache, entry_paths
+from echobeat.data.clips import clip_starts, crop_offsets, n_clips, padded_length, take_clip
+from echobeat.data.normalisation import Normaliser, mean_and_std
+from echobeat.data.tracings import tracing_mask
+from echobeat.data.verify import VerifySettings, verify_dataset
+from echobeat.data.video_io import read_video, write_video
+from echobeat.learn.datasets import ClipDataset, FrameBatches, TracedFramesDataset, prebatched
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +25,7 @@ def verified(tmp_path_factory):
     """The tiny dataset (videos of 30-70 frames), verified and cached."""
     from conftest import tiny_settings
 
-    from echobeat.synthetic import generate_dataset
+    from echobeat.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("datapath")
     generate_dataset(root / "data", tiny_settings(n_videos=6, seed=3), threads=2)

@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 import torch
 
-from echobeat import video_run
-from echobeat.cache import VideoCache, build_cache
-from echobeat.distributed import ShardedBatchSampler, contiguous_batches
-from echobeat.normalisation import mean_and_std
-from echobeat.verify import VerifySettings, verify_dataset
-from echobeat.video import video_model
+from echobeat.data.cache import VideoCache, build_cache
+from echobeat.data.normalisation import mean_and_std
+from echobeat.data.verify import VerifySettings, verify_dataset
+from echobeat.learn.distributed import ShardedBatchSampler, contiguous_batches
+from echobeat.models.video import video_model
+from echobeat.stages import video as video_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def stage_inputs(tmp_path_factory) -> dict[str, str]:
     """Manifest, cache index and normalisation of 16 tiny synthetic videos (8 TRAIN, 4 VAL)."""
     from conftest import tiny_settings
 
-    from echobeat.synthetic import generate_dataset
+    from echobeat.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("ddp")
     generate_dataset(root / "data", tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40}), threads=2)
@@ -197,7 +197,8 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
     def start_job(log_name: str) -> subprocess.Popen:
         # What the rule script does: log to the job's file (SIGTERM becomes a clean exit), train.
         script = (
-            "import json, sys; from echobeat.logs import setup_logging; from echobeat import video_run; "
+            "import json, sys; from echobeat.logs import setup_logging; "
+            "from echobeat.stages import video as video_run; "
             "setup_logging(sys.argv[1]); "
             "video_run.train(json.loads(sys.argv[2]), *sys.argv[3:7], threads=2, gpus=2, backend='gloo')"
         )
@@ -239,7 +240,7 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
 def test_a_checkpoint_from_a_job_with_more_gpus_resumes(monkeypatch):
     """The checkpoint's RNG state holds one CUDA state per GPU its job saw; a job that sees fewer
     restores those it has (here none, as on this CPU machine, or one)."""
-    from echobeat.training import _set_rng_state
+    from echobeat.learn.training import _set_rng_state
 
     restored = []
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.append(index))

@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 import torch
 
-from echobeat import segmentation_run, training
-from echobeat.beats import detect_beats, trimmed_range
-from echobeat.cache import build_cache
-from echobeat.datasets import FrameBatches
-from echobeat.normalisation import mean_and_std
-from echobeat.segmentation import dice_summary, per_video_dice
-from echobeat.stats import bootstrap, dice_statistic, pooled_dice
-from echobeat.verify import VerifySettings, verify_dataset
+from echobeat.analysis.dice import dice_summary, per_video_dice
+from echobeat.analysis.stats import bootstrap, dice_statistic, pooled_dice
+from echobeat.data.cache import build_cache
+from echobeat.data.normalisation import mean_and_std
+from echobeat.data.verify import VerifySettings, verify_dataset
+from echobeat.inference.beats import detect_beats, trimmed_range
+from echobeat.learn import training
+from echobeat.learn.datasets import FrameBatches
+from echobeat.stages import segmentation as segmentation_run
 
 # Three frames: intersections, predicted and true pixel counts.
 INTER, PRED, TRUE = np.array([10, 0, 5]), np.array([12, 3, 5]), np.array([10, 2, 10])
@@ -101,8 +102,8 @@ def test_short_traces_do_not_crash():
 
 
 def test_frame_batches_never_hold_a_whole_long_video(tmp_path):
-    from echobeat.cache import VideoCache
-    from echobeat.video_io import write_video
+    from echobeat.data.cache import VideoCache
+    from echobeat.data.video_io import write_video
 
     frames = (np.arange(1000)[:, None, None] % 251).astype(np.uint8) * np.ones((1, 112, 112), np.uint8)
     write_video(tmp_path / "Videos" / "long.avi", frames, 50)
@@ -136,8 +137,8 @@ def stage_inputs(tmp_path_factory):
     """Manifest, tracings, cache index and normalisation of a tiny dataset, as the rules write them."""
     from conftest import tiny_settings
 
-    from echobeat.cache import VideoCache
-    from echobeat.synthetic import generate_dataset
+    from echobeat.data.cache import VideoCache
+    from echobeat.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("seg")
     generate_dataset(root / "data", tiny_settings(n_videos=6, seed=9), threads=2)

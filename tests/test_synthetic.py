@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from conftest import tiny_settings
 
-from echobeat import phantom, synthetic
-from echobeat.filelist import FILELIST_COLUMNS, ejection_fraction
-from echobeat.tracings import TRACING_COLUMNS, disk_volume, tracing_mask
-from echobeat.video_io import probe_video, read_video
+from echobeat.data import phantom, synthetic
+from echobeat.data.filelist import FILELIST_COLUMNS, ejection_fraction
+from echobeat.data.tracings import TRACING_COLUMNS, disk_volume, tracing_mask
+from echobeat.data.video_io import probe_video, read_video
 
 
 def traced_frames(tracings: pd.DataFrame, name: str) -> list[tuple[int, np.ndarray]]:

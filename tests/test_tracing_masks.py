@@ -1,4 +1,4 @@
-"""Tracing -> mask, worked out by hand on small polygons (ECHONET_FACTS.md section 1).
+"""Tracing -> mask, worked out by hand on small polygons (docs/echonet.md §1).
 
 skimage fills the pixels whose centres lie inside the polygon or on its edge; vertices are
 rounded half-to-even first. A tracing is 21 rows: row 0 the long axis (not a vertex), then
@@ -8,7 +8,7 @@ rounded half-to-even first. A tracing is 21 rows: row 0 the long axis (not a ver
 import numpy as np
 import pytest
 
-from echobeat.tracings import disk_volume, polygon, select_rows, tracing_mask
+from echobeat.data.tracings import disk_volume, polygon, select_rows, tracing_mask
 
 
 def rectangle_tracing(left, top, right, bottom, axis=(0.0, 0.0, 0.0, 0.0)):

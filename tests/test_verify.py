@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import tiny_settings
 
-from echobeat.problems import KINDS, DatasetFormatError, Severity
-from echobeat.synthetic import generate_dataset
-from echobeat.verify import DatasetCheckFailed, VerifySettings, verify_dataset
+from echobeat.data.problems import KINDS, DatasetFormatError, Severity
+from echobeat.data.synthetic import generate_dataset
+from echobeat.data.verify import DatasetCheckFailed, VerifySettings, verify_dataset
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,25 @@ import pytest
 import torch
 import torchvision
 
-from echobeat.cache import VideoCache, build_cache
-from echobeat.clips import n_clips
-from echobeat.datasets import ClipDataset, Normaliser
-from echobeat.ef_methods import metrics_table, video_level
-from echobeat.models import WeightsError
-from echobeat.stats import regression_metrics
-from echobeat.verify import VerifySettings, verify_dataset
-from echobeat.video import predict_all_clips, video_model
+from echobeat.analysis.beat_by_beat import beat_by_beat_table, no_beats
+from echobeat.analysis.metrics import method_predictions, metrics_table
+from echobeat.analysis.stats import regression_metrics
+from echobeat.compute import Compute, prepare_device
+from echobeat.data.cache import VideoCache, build_cache
+from echobeat.data.clips import n_clips
+from echobeat.data.normalisation import Normaliser
+from echobeat.data.verify import VerifySettings, verify_dataset
+from echobeat.inference.video import predict_all_clips
+from echobeat.learn.datasets import ClipDataset
+from echobeat.models.video import video_model
+from echobeat.models.weights import WeightsError
 
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory):
     from conftest import tiny_settings
 
-    from echobeat.synthetic import generate_dataset
+    from echobeat.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("video")
     generate_dataset(root / "data", tiny_settings(n_videos=4, seed=21, frames={"min": 26, "max": 45}), threads=2)
@@ -38,7 +42,7 @@ def test_all_clip_batches_equal_one_clip_at_a_time(cached):
     normaliser = Normaliser([30.0] * 3, [40.0] * 3)
     # 4 frames every 8: videos shorter than 32 frames are padded; each has max(F, 32) - 24 clips.
     dataset = ClipDataset(cache, manifest, normaliser, 4, 8, clips="all")
-    batched = predict_all_clips(model, dataset, normaliser, torch.device("cpu"), batch_size=7)
+    batched = predict_all_clips(model, dataset, normaliser, Compute.cpu(), batch_size=7)
     assert len(batched) == len(dataset)
     with torch.no_grad():
         one_by_one = [model(dataset[i][0][None])[0, 0].item() for i in range(len(dataset))]
@@ -76,17 +80,20 @@ def test_methods_of_the_metrics_table():
             "Prediction": [40.0, 50.0, 60.0, 20.0, 30.0],
         }
     )
-    methods = video_level(predictions, labels, seed=0)
-    assert methods["first_clip"]["prediction"].to_dict() == {"A.avi": 40.0, "B.avi": 20.0}
+    # A split without size.csv (VAL): the clip methods, no beat-by-beat.
+    methods = method_predictions(beat_by_beat_table(predictions, no_beats(), labels), predictions, labels, seed=0)
+    assert methods["single_clip"]["prediction"].to_dict() == {"A.avi": 40.0, "B.avi": 20.0}
     assert methods["all_clips"]["prediction"].to_dict() == {"A.avi": 50.0, "B.avi": 25.0}
     one = methods["one_clip"]["prediction"]
     assert one["A.avi"] in (40.0, 50.0, 60.0) and one["B.avi"] in (20.0, 30.0)
     assert methods["all_clips"]["EF"].to_dict() == {"A.avi": 50.0, "B.avi": 30.0}
-    table = metrics_table({"TEST": predictions}, labels, samples=100, seed=0)
-    assert table.columns.tolist() == ["split", "method", "metric", "value", "ci_low", "ci_high"]
+    assert methods["beat_by_beat"].empty
+    table = metrics_table(methods, samples=100, seed=0, split="VAL")
+    assert table.columns.tolist() == ["split", "method", "metric", "value", "ci_low", "ci_high", "videos"]
+    assert set(table["split"]) == {"VAL"}
     all_clips = table[(table["method"] == "all_clips")].set_index("metric")["value"]
     assert all_clips["MAE"] == pytest.approx(2.5) and all_clips["RMSE"] == pytest.approx(np.sqrt(12.5))
-    first = table[(table["method"] == "first_clip")].set_index("metric")["value"]
+    first = table[(table["method"] == "single_clip")].set_index("metric")["value"]
     assert first["MAE"] == pytest.approx(10.0)
 
 
@@ -120,8 +127,6 @@ def test_the_ef_head_is_float32_under_bf16_autocast():
 
 
 def test_precision_is_bf16_or_fp32(caplog):
-    from echobeat.training import prepare_device
-
     with pytest.raises(ValueError, match="precision must be one of bf16, fp32, not 'fp16'"):
         prepare_device("cpu", 1, "fp16")
     caplog.set_level("INFO")
@@ -134,5 +139,5 @@ def test_pretrained_weights_without_internet_say_what_to_do(monkeypatch):
         raise urllib.error.URLError("no route to host")
 
     monkeypatch.setattr(torchvision.models.video, "r2plus1d_18", offline)
-    with pytest.raises(WeightsError, match="path of a local .pt state dict"):
+    with pytest.raises(WeightsError, match="path of a local .pt file"):
         video_model("r2plus1d_18", "pretrained")

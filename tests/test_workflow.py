@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import GPU_RULES, REPO, run_snakemake, tiny_workflow_config, write_config
 
-from echobeat.video_io import read_video, write_video
+from echobeat.data.video_io import read_video, write_video
 
 pytestmark = pytest.mark.workflow
 

@@ -25,6 +25,7 @@ rule analysis_metrics:
     input:
         table=analysis_result("beat_by_beat.csv"),
         predictions=video_result("test_predictions.csv"),
+        val_predictions=video_result("val_predictions.csv"),
         manifest=data_result("manifest.csv"),
     output:
         metrics=report(

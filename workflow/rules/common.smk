@@ -2,15 +2,21 @@
 
 import math
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from snakemake.exceptions import WorkflowError
 
+# The library's facts the rules share (works before `pip install -e .` too).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+from echobeat.analysis.beat_by_beat import clip_offset
+from echobeat.analysis.figures import EF_FIGURES, FIGURE_FORMATS, SEGMENTATION_FIGURES
+from echobeat.data.names import SYNTHETIC_MARKER, avi_name
+from echobeat.stages import rule_settings
+
 DATA_DIR = Path(config["data_dir"])
-# Written by the synthetic generator; a data folder without it is never written over.
-SYNTHETIC_MARKER = ".echobeat-synthetic"
 DATA_RESULTS = Path("results/data")
 
 
@@ -38,7 +44,7 @@ def final_outputs():
     ]
     if config["segmentation"]["overlays"]:
         outputs.append(segmentation_result("overlays"))
-    return outputs + video_outputs() + analysis_outputs()
+    return outputs + analysis_outputs()
 
 
 def job_memory(rule):
@@ -100,17 +106,7 @@ def dataset_inputs(wildcards):
 
 def verify_settings():
     """The slice of config that shapes verification (threads excluded: they change nothing)."""
-    data = config["data"]
-    return {
-        key: data[key]
-        for key in (
-            "on_error",
-            "repeated_tracings",
-            "ef_tolerance",
-            "fps_tolerance",
-            "frame_size",
-        )
-    }
+    return {key: config["data"][key] for key in rule_settings.VERIFY}
 
 
 def synthetic_settings():
@@ -134,49 +130,12 @@ def cache_inputs(wildcards):
     names = pd.read_csv(manifest, dtype={"FileName": str})["FileName"]
     return {
         "manifest": manifest,
-        "videos": [str(DATA_DIR / "Videos" / f"{name}.avi") for name in names],
+        "videos": [str(DATA_DIR / "Videos" / avi_name(name)) for name in names],
     }
 
 
 SEGMENTATION_DIR = Path("results/segmentation") / config["segmentation"]["name"]
 # The keys of config["segmentation"] each rule uses; an edit reruns only the rules using it.
-SEGMENTATION_KEYS = {
-    "train": [
-        "model",
-        "weights",
-        "epochs",
-        "batch_size",
-        "optimizer",
-        "lr",
-        "momentum",
-        "weight_decay",
-        "lr_step",
-        "lr_gamma",
-        "seed",
-        "bn_momentum",
-        "device",
-        "precision",
-    ],
-    "evaluate": [
-        "model",
-        "device",
-        "precision",
-        "inference_batch_size",
-        "bootstrap_samples",
-        "seed",
-    ],
-    "sizes": [
-        "model",
-        "device",
-        "precision",
-        "inference_batch_size",
-        "size_splits",
-        "beats",
-    ],
-    "overlays": ["model", "device", "precision", "inference_batch_size", "overlays"],
-}
-
-
 def segmentation_result(name):
     """A file under results/segmentation/<name>/."""
     return str(SEGMENTATION_DIR / name)
@@ -195,41 +154,7 @@ def segmentation_data():
 def segmentation_settings(rule):
     """The slice of config["segmentation"] that rule ``rule`` uses."""
     section = config["segmentation"]
-    return {key: section[key] for key in SEGMENTATION_KEYS[rule]}
-
-
-# The keys of a video run each rule uses.
-VIDEO_KEYS = {
-    "train": [
-        "model",
-        "frames",
-        "period",
-        "weights",
-        "epochs",
-        "batch_size",
-        "optimizer",
-        "lr",
-        "momentum",
-        "weight_decay",
-        "lr_step",
-        "lr_gamma",
-        "pad",
-        "bias_init",
-        "seed",
-        "device",
-        "precision",
-    ],
-    "predict": [
-        "model",
-        "frames",
-        "period",
-        "device",
-        "precision",
-        "inference_batch_size",
-        "bootstrap_samples",
-        "seed",
-    ],
-}
+    return {key: section[key] for key in rule_settings.SEGMENTATION[rule]}
 
 
 def video_runs():
@@ -268,17 +193,12 @@ def video_data():
 
 def video_train_settings(wildcards):
     """What rule train_video uses of run ``wildcards.run``."""
-    return {key: VIDEO_RUNS[wildcards.run][key] for key in VIDEO_KEYS["train"]}
+    return {key: VIDEO_RUNS[wildcards.run][key] for key in rule_settings.VIDEO["train"]}
 
 
 def video_predict_settings(wildcards):
     """What rule predict_clips uses of run ``wildcards.run``."""
-    return {key: VIDEO_RUNS[wildcards.run][key] for key in VIDEO_KEYS["predict"]}
-
-
-def video_outputs():
-    """The final files of every configured run."""
-    return [str(Path("results/video") / run / "metrics.csv") for run in VIDEO_RUNS]
+    return {key: VIDEO_RUNS[wildcards.run][key] for key in rule_settings.VIDEO["predict"]}
 
 
 def analysis_result(name):
@@ -291,7 +211,7 @@ def beat_by_beat_settings(wildcards):
     run = VIDEO_RUNS[wildcards.run]
     offset = config["analysis"]["beat_offset"]
     return {
-        "offset": run["frames"] * run["period"] // 2 if offset is None else offset,
+        "offset": clip_offset(run["frames"], run["period"]) if offset is None else offset,
         **config["analysis"]["sampling"],
         "seed": config["analysis"]["seed"],
     }
@@ -318,26 +238,12 @@ def ef_figure_settings(wildcards):
     return {**figure_settings(), "auc_thresholds": config["analysis"]["auc_thresholds"]}
 
 
-# Figure name -> its label in the report (the caption is workflow/report/<name>.rst).
-EF_FIGURES = {
-    "ef_scatter": "predicted vs true EF",
-    "roc": "HFrEF ROC curves",
-    "bland_altman": "Bland-Altman",
-    "beat_sampling": "MAE against beats",
-    "loss": "loss curves",
-}
-SEGMENTATION_FIGURES = {
-    "segmentation_loss": "loss curves",
-    "dice_histogram": "Dice per video",
-}
-
-
 def figure_paths(folder, figures):
     """PNG and PDF path of each figure, keyed <name>_png / <name>_pdf."""
     return {
         f"{name}_{kind}": str(Path(folder) / f"{name}.{kind}")
         for name in figures
-        for kind in ("png", "pdf")
+        for kind in FIGURE_FORMATS
     }
 
 

@@ -35,7 +35,6 @@ rule predict_clips:
     output:
         val=video_result("val_predictions.csv"),
         test=video_result("test_predictions.csv"),
-        metrics=video_result("metrics.csv"),
     log:
         "logs/predict_clips/{run}.log",
     benchmark:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from echobeat.atomic import write_csv
-from echobeat.cache import build_cache
+from echobeat.data.cache import build_cache
 from echobeat.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,8 +1,8 @@
 """Rule compare_runs: every EF run's TEST numbers side by side, against the paper's."""
 
-from echobeat.analysis_run import compare_runs
 from echobeat.atomic import write_csv, write_text
 from echobeat.logs import setup_logging
+from echobeat.stages.analysis import compare_runs
 
 setup_logging(snakemake.log[0])
 table, markdown = compare_runs(

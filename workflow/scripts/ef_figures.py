@@ -1,7 +1,7 @@
 """Rule ef_figures: scatter, ROC, Bland-Altman, beat sampling and loss figures of one EF run."""
 
-from echobeat.analysis_run import ef_figures
 from echobeat.logs import setup_logging
+from echobeat.stages.analysis import ef_figures
 
 setup_logging(snakemake.log[0])
 ef_figures(

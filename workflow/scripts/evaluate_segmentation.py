@@ -1,7 +1,7 @@
 """Rule evaluate_segmentation: Dice on VAL and TEST with bootstrap intervals, per-video Dice."""
 
 from echobeat.logs import setup_logging
-from echobeat.segmentation_run import evaluate, write_evaluation
+from echobeat.stages.segmentation import evaluate, write_evaluation
 
 setup_logging(snakemake.log[0])
 summary, per_video = evaluate(

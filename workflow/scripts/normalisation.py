@@ -5,9 +5,9 @@ import json
 import pandas as pd
 
 from echobeat.atomic import write_text
-from echobeat.cache import VideoCache
+from echobeat.data.cache import VideoCache
+from echobeat.data.normalisation import mean_and_std
 from echobeat.logs import setup_logging
-from echobeat.normalisation import mean_and_std
 
 log = setup_logging(snakemake.log[0])
 manifest = pd.read_csv(snakemake.input.manifest, dtype={"FileName": str})

@@ -1,11 +1,11 @@
-"""Rule predict_clips: a prediction for every clip of every VAL and TEST video; metrics."""
+"""Rule predict_clips: a prediction for every clip of every VAL and TEST video (no metrics: see analysis_metrics)."""
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.video_run import predict
+from echobeat.stages.video import predict
 
 setup_logging(snakemake.log[0])
-predictions, metrics = predict(
+predictions = predict(
     snakemake.params.settings,
     snakemake.input.best,
     snakemake.input.manifest,
@@ -15,4 +15,3 @@ predictions, metrics = predict(
 )
 write_csv(snakemake.output.val, predictions["VAL"])
 write_csv(snakemake.output.test, predictions["TEST"])
-write_csv(snakemake.output.metrics, metrics)

@@ -2,7 +2,7 @@
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.segmentation_run import sizes
+from echobeat.stages.segmentation import sizes
 
 setup_logging(snakemake.log[0])
 table = sizes(

@@ -1,7 +1,7 @@
 """Rule segmentation_figures: the segmentation loss curves and the per-video Dice histogram."""
 
-from echobeat.analysis_run import segmentation_figures
 from echobeat.logs import setup_logging
+from echobeat.stages.analysis import segmentation_figures
 
 setup_logging(snakemake.log[0])
 segmentation_figures(

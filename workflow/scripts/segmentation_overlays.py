@@ -1,7 +1,7 @@
 """Rule segmentation_overlays: overlay AVIs and size-trace PNGs for a few videos."""
 
 from echobeat.logs import setup_logging
-from echobeat.segmentation_run import overlays
+from echobeat.stages.segmentation import overlays
 
 log = setup_logging(snakemake.log[0])
 names = overlays(

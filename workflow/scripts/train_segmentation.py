@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from echobeat.logs import setup_logging
-from echobeat.segmentation_run import train
+from echobeat.stages.segmentation import train
 
 setup_logging(snakemake.log[0])
 train(

@@ -4,9 +4,9 @@ import sys
 from pathlib import Path
 
 from echobeat.atomic import write_csv, write_text
+from echobeat.data.problems import DatasetError
+from echobeat.data.verify import DatasetCheckFailed, VerifySettings, verify_dataset
 from echobeat.logs import setup_logging
-from echobeat.problems import DatasetError
-from echobeat.verify import DatasetCheckFailed, VerifySettings, verify_dataset
 
 log = setup_logging(snakemake.log[0])
 try:

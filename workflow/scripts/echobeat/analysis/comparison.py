@@ -1,0 +1,146 @@
+"""All EF runs side by side on TEST, against the published numbers (docs/echonet.md §7).
+
+comparison.csv has one row per run (plus one per published reference), one column per quantity;
+comparison.md turns it round (a row per quantity, a column per run and reference) so that a
+reader sees reproduction against paper at a glance, with the 90% bootstrap interval of each of
+our values.
+
+The published single-clip (clip 0) and beat-by-beat numbers both come from the authors' R script,
+whose R2 is R's ``lm`` r.squared (the squared correlation): those references sit in the
+R2_pearson rows. The HFrEF AUCs come from the original Python code's test pass, over the
+all-clip mean of each video: they sit in the all_clips AUC rows. The paper gives one AUC (0.97);
+it is shown at the threshold of 50.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from echobeat.analysis.methods import AUC_METHODS
+
+# (method, metric) pairs of the analysis metrics.csv that the comparison shows.
+REGRESSION_QUANTITIES = [
+    (method, metric)
+    for method in ("single_clip", "all_clips", "beat_by_beat")
+    for metric in ("MAE", "RMSE", "R2", "R2_pearson")
+]
+DICE_QUANTITIES = {"overall": "dice_overall", "large": "dice_ED", "small": "dice_ES"}
+
+REFERENCES = {
+    "paper": {
+        "label": "paper (R(2+1)D-18 32x2, Kinetics-pretrained)",
+        "dice_overall": 0.92,
+        "dice_ED": 0.927,
+        "dice_ES": 0.903,
+        "single_clip_MAE": 4.22,
+        "single_clip_RMSE": 5.56,
+        "single_clip_R2_pearson": 0.79,
+        "beat_by_beat_MAE": 4.05,
+        "beat_by_beat_RMSE": 5.32,
+        "beat_by_beat_R2_pearson": 0.81,
+        "auc_all_clips_50": 0.97,
+    },
+    "seed_reproduction": {
+        "label": "authors' code rerun (R(2+1)D-18 32x2, 35 epochs)",
+        "dice_overall": 0.9214,
+        "single_clip_MAE": 4.13,
+        "single_clip_RMSE": 5.33,
+        "single_clip_R2_pearson": 0.809,
+        "beat_by_beat_MAE": 4.02,
+        "beat_by_beat_RMSE": 5.23,
+        "beat_by_beat_R2_pearson": 0.815,
+        "auc_all_clips_35": 0.976,
+        "auc_all_clips_40": 0.974,
+        "auc_all_clips_45": 0.972,
+        "auc_all_clips_50": 0.953,
+    },
+}
+RUN_SETTINGS = ("model", "frames", "period", "weights", "epochs")
+
+
+def _quantity(method: str, metric: str) -> str:
+    return f"{method}_{metric}"
+
+
+def _auc_quantity(method: str, threshold) -> str:
+    return f"auc_{method}_{threshold:g}"
+
+
+def run_row(name: str, settings: dict, metrics: pd.DataFrame, auc: pd.DataFrame, dice: pd.DataFrame) -> dict:
+    """One run's TEST numbers, each with ``<quantity>_ci_low``/``_ci_high`` beside it."""
+    row = {"run": name, "label": name, **{key: settings.get(key) for key in RUN_SETTINGS}}
+    test = metrics[metrics["split"] == "TEST"].set_index(["method", "metric"])
+    row["test_videos"] = int(test.loc[("all_clips", "MAE"), "videos"]) if ("all_clips", "MAE") in test.index else 0
+    row["beat_by_beat_videos"] = (
+        int(test.loc[("beat_by_beat", "MAE"), "videos"]) if ("beat_by_beat", "MAE") in test.index else 0
+    )
+    for method, metric in REGRESSION_QUANTITIES:
+        values = test.loc[(method, metric)] if (method, metric) in test.index else None
+        _put(row, _quantity(method, metric), values, "value")
+    aucs = auc[auc["split"] == "TEST"]
+    for method in AUC_METHODS:
+        for _, values in aucs[aucs["method"] == method].iterrows():
+            _put(row, _auc_quantity(method, values["threshold"]), values, "auc")
+    test_dice = dice[dice["split"] == "TEST"].set_index("which")
+    for which, quantity in DICE_QUANTITIES.items():
+        _put(row, quantity, test_dice.loc[which] if which in test_dice.index else None, "dice")
+    return row
+
+
+def _put(row: dict, quantity: str, values, column: str) -> None:
+    nan = float("nan")
+    row[quantity] = float(values[column]) if values is not None else nan
+    row[f"{quantity}_ci_low"] = float(values["ci_low"]) if values is not None else nan
+    row[f"{quantity}_ci_high"] = float(values["ci_high"]) if values is not None else nan
+
+
+def comparison_table(rows: list[dict]) -> pd.DataFrame:
+    """comparison.csv: the runs, then the published references (their intervals left empty)."""
+    references = [{"run": key, **values} for key, values in REFERENCES.items()]
+    table = pd.DataFrame(rows + references)
+    table = table.reindex(columns=list(dict.fromkeys([*pd.DataFrame(rows).columns, *table.columns])))
+    # The references have no settings: keep the runs' whole numbers whole beside their empty cells.
+    counts = ["frames", "period", "epochs", "test_videos", "beat_by_beat_videos"]
+    return table.astype(dict.fromkeys(counts, "Int64"))
+
+
+def _quantities(table: pd.DataFrame) -> list[str]:
+    fixed = {"run", "label", "test_videos", "beat_by_beat_videos", *RUN_SETTINGS}
+    return [c for c in table.columns if c not in fixed and not c.endswith(("_ci_low", "_ci_high"))]
+
+
+def _cell(row: pd.Series, quantity: str) -> str:
+    value = row.get(quantity)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    low, high = row.get(f"{quantity}_ci_low"), row.get(f"{quantity}_ci_high")
+    digits = 2 if quantity.endswith(("MAE", "RMSE")) else 3
+    text = f"{value:.{digits}f}"
+    if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    """comparison.md: a row per quantity, a column per run and per published reference."""
+    columns = [str(row["label"]) for _, row in table.iterrows()]
+    lines = [
+        "# EF runs on TEST against the published numbers",
+        "",
+        "Our values carry their 90% bootstrap interval; empty cells have no number (the references "
+        "publish only some). R2 is scikit-learn's coefficient of determination, R2_pearson the squared "
+        "correlation the authors' R script reports (the published single-clip and beat-by-beat R2). AUC: "
+        "HFrEF, EF at or below the threshold; the published AUCs are of the all-clip means (the paper's "
+        "single AUC is shown at 50).",
+        "",
+        "| quantity | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for setting in ("model", "frames", "period", "weights", "epochs", "test_videos", "beat_by_beat_videos"):
+        cells = ["" if pd.isna(row[setting]) else str(row[setting]) for _, row in table.iterrows()]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    for quantity in _quantities(table):
+        lines.append(f"| {quantity} | " + " | ".join(_cell(row, quantity) for _, row in table.iterrows()) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,44 @@
+"""Clip geometry (docs/echonet.md §2): which frames a clip takes, padding, all-clip starts.
+
+A clip of ``length`` frames at ``period`` starting at ``s`` takes frames s, s+p, ..., s+p(L-1).
+A video of F frames shorter than L*p is padded at the end (after normalisation) up to L*p
+frames; its clips start at 0 ... F' - (L-1)p - 1 with F' = max(F, L*p).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def padded_length(n_frames: int, length: int, period: int) -> int:
+    """Frames of the video after end padding: max(F, L*p)."""
+    return max(n_frames, length * period)
+
+
+def n_clips(n_frames: int, length: int, period: int) -> int:
+    """How many clips the video has: F' - (L-1)p (62 fewer than max(F, 64) for 32x2)."""
+    return padded_length(n_frames, length, period) - (length - 1) * period
+
+
+def clip_starts(n_frames: int, length: int, period: int) -> np.ndarray:
+    """Start frames of every clip: 0 ... F' - (L-1)p - 1."""
+    return np.arange(n_clips(n_frames, length, period))
+
+
+def take_clip(video: np.ndarray, start: int, length: int, period: int) -> tuple[np.ndarray, int]:
+    """The frames of a clip from a (C, F, H, W) array, and how many padding frames follow them.
+
+    Works on memory-mapped arrays: only the clip's frames are read.
+    """
+    n_frames = video.shape[1]
+    if not 0 <= start < n_clips(n_frames, length, period):
+        raise IndexError(f"clip start {start} outside 0..{n_clips(n_frames, length, period) - 1}")
+    stop = start + period * (length - 1) + 1
+    frames = np.asarray(video[:, start : min(stop, n_frames) : period])
+    return frames, length - frames.shape[1]
+
+
+def crop_offsets(rng: np.random.Generator, pad: int) -> tuple[int, int]:
+    """Random (row, column) offset of the pad-and-crop augmentation: each in [0, 2*pad]."""
+    i, j = rng.integers(0, 2 * pad + 1, size=2)
+    return int(i), int(j)

@@ -1,0 +1,1 @@
+"""Inference: models on videos, no label needed (per-frame LV sizes and beats, clip EF predictions, overlays)."""

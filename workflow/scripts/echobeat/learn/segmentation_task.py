@@ -1,0 +1,87 @@
+"""The segmentation stage's training task, and its counts of the model against traced masks.
+
+Loss (docs/echonet.md §3): per batch, (BCE-with-logits summed over the pixels of the ED frames
++ the same for the ES frames) / 2, the two phases in separate forward passes as the original
+runs them; the logged epoch loss is the sum of batch losses / samples / H / W. The same
+per-frame counts (intersection, predicted, true pixels) feed the epoch's Dice and the Dice
+evaluation of the trained model (:func:`traced_frame_counts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from echobeat.analysis.stats import pooled_dice
+from echobeat.compute import Compute
+from echobeat.inference.segmentation import logits
+from echobeat.learn.training import Accumulator
+
+
+def frame_counts(logit: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame intersection, predicted and true pixel counts."""
+    predicted = logit > 0
+    true = mask > 0
+    return (
+        (predicted & true).sum(dim=(1, 2)).cpu().numpy(),
+        predicted.sum(dim=(1, 2)).cpu().numpy(),
+        true.sum(dim=(1, 2)).cpu().numpy(),
+    )
+
+
+class SegmentationTask:
+    """Batches of (ED frame, ES frame, ED mask, ES mask) from ``TracedFramesDataset``."""
+
+    metric_names = ("dice_overall", "dice_large", "dice_small")
+
+    def step(self, model, batch, compute: Compute, totals: Accumulator) -> torch.Tensor:
+        ed, es, ed_mask, es_mask = (t.to(compute.device, non_blocking=True) for t in batch)
+        ed_logit = logits(model, ed, compute)
+        es_logit = logits(model, es, compute)
+        loss_ed = F.binary_cross_entropy_with_logits(ed_logit, ed_mask, reduction="sum")
+        loss_es = F.binary_cross_entropy_with_logits(es_logit, es_mask, reduction="sum")
+        loss = (loss_ed + loss_es) / 2
+        # Logged as the original does: sum of batch losses / samples / pixels per frame.
+        totals.loss += loss.item() / (ed.shape[-2] * ed.shape[-1])
+        totals.samples += ed.shape[0]
+        for phase, logit, mask in (("large", ed_logit, ed_mask), ("small", es_logit, es_mask)):
+            inter, pred, true = frame_counts(logit.detach(), mask)
+            totals.add(f"{phase}_inter", inter)
+            totals.add(f"{phase}_pred", pred)
+            totals.add(f"{phase}_true", true)
+        return loss
+
+    def epoch_loss(self, totals: Accumulator) -> float:
+        return totals.loss / max(totals.samples, 1)
+
+    def metrics(self, totals: Accumulator) -> dict[str, float]:
+        large = [totals.get(f"large_{k}") for k in ("inter", "pred", "true")]
+        small = [totals.get(f"small_{k}") for k in ("inter", "pred", "true")]
+        both = [np.concatenate([a, b]) for a, b in zip(large, small, strict=True)]
+        return {
+            "dice_overall": pooled_dice(*both),
+            "dice_large": pooled_dice(*large),
+            "dice_small": pooled_dice(*small),
+        }
+
+
+@torch.no_grad()
+def traced_frame_counts(model, loader: DataLoader, compute: Compute) -> pd.DataFrame:
+    """Per-video counts on the ED ("large") and ES ("small") frames, in loader order."""
+    model.eval()
+    records = []
+    device = compute.device
+    for ed, es, ed_mask, es_mask in loader:
+        with compute.autocast():
+            counts = {
+                "large": frame_counts(logits(model, ed.to(device), compute), ed_mask.to(device)),
+                "small": frame_counts(logits(model, es.to(device), compute), es_mask.to(device)),
+            }
+        for b in range(ed.shape[0]):
+            records.append(
+                {f"{p}_{k}": int(c[i][b]) for p, c in counts.items() for i, k in enumerate(("inter", "pred", "true"))}
+            )
+    return pd.DataFrame(records)

@@ -1,0 +1,45 @@
+"""The EF stage's training task: one random clip per video, MSE against the video's EF.
+
+Loss is the mean squared error of one prediction per clip (docs/echonet.md §5); the logged
+epoch loss is the per-clip mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from echobeat.compute import Compute
+from echobeat.data.normalisation import Normaliser
+from echobeat.inference.video import predict
+from echobeat.learn.training import Accumulator
+
+
+class VideoTask:
+    """Batches of random clips (``ClipBatch``) with EF targets."""
+
+    metric_names = ("r2", "mae")
+
+    def __init__(self, normaliser: Normaliser):
+        self.normaliser = normaliser
+
+    def step(self, model, batch, compute: Compute, totals: Accumulator) -> torch.Tensor:
+        prediction = predict(model, batch, self.normaliser, compute)
+        target = batch.targets.to(compute.device, prediction.dtype, non_blocking=True)
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        totals.loss += loss.item() * len(batch)
+        totals.samples += len(batch)
+        totals.add("prediction", prediction.detach().cpu().numpy())
+        totals.add("target", batch.targets.numpy())
+        return loss
+
+    def epoch_loss(self, totals: Accumulator) -> float:
+        return totals.loss / max(totals.samples, 1)
+
+    def metrics(self, totals: Accumulator) -> dict[str, float]:
+        prediction, target = totals.get("prediction"), totals.get("target")
+        if len(target) == 0:
+            return {"r2": float("nan"), "mae": float("nan")}
+        total = ((target - target.mean()) ** 2).sum()
+        r2 = 1.0 - ((target - prediction) ** 2).sum() / total if total > 0 else float("nan")
+        return {"r2": float(r2), "mae": float(np.abs(prediction - target).mean())}

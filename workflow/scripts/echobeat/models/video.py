@@ -1,0 +1,45 @@
+"""EF video models: torchvision's video ResNets with the original's one-output regression head.
+
+``weights`` is ``pretrained`` (Kinetics-400, downloaded on first use), ``random``, or the path
+of a local weights file (see :mod:`echobeat.models.weights`). The head is Linear(512, 1) whose
+bias starts at ``bias`` (the original hard-codes 55.6, the dataset's mean EF).
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+
+from echobeat.models.weights import download_error, load_state
+
+VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")
+ECHONET_BIAS = 55.6
+
+
+class Float32Head(torch.nn.Linear):
+    """The EF head, computed in float32 even under autocast: in bf16 an EF near 55 would come out
+    in steps of 0.25 (0.5 above 64). Same parameters as the Linear it replaces."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.to(self.weight.dtype))
+
+
+def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BIAS) -> torch.nn.Module:
+    """A torchvision video ResNet whose fc is Linear(512, 1) with the given bias."""
+    if name not in VIDEO_MODELS:
+        raise ValueError(f"unknown video model {name!r}; choose one of {', '.join(VIDEO_MODELS)}")
+    builder = getattr(torchvision.models.video, name)
+    if weights == "pretrained":
+        try:
+            model = builder(weights="DEFAULT")
+        except Exception as err:  # network errors come in many types
+            raise download_error("the run's weights", f"Kinetics-400 weights for {name}", err) from None
+    else:
+        model = builder(weights=None)
+    model.fc = Float32Head(model.fc.in_features, 1)
+    with torch.no_grad():
+        model.fc.bias.fill_(bias)
+    if weights not in ("pretrained", "random"):
+        load_state(model, weights)
+    return model

@@ -1,0 +1,151 @@
+"""The segmentation stage's rules: train, evaluate (Dice), size inference (size.csv), overlays.
+
+Each function takes the rule's settings (the config's ``segmentation`` section) and input
+paths, builds datasets, loaders and the model, and writes the rule's outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from echobeat.analysis.dice import DICE_COLUMNS, dice_summary, per_video_dice
+from echobeat.atomic import write_csv
+from echobeat.compute import Compute, prepare_device
+from echobeat.inference.overlays import write_overlays
+from echobeat.inference.segmentation import frame_sizes, size_table
+from echobeat.learn.datasets import FrameBatches, TracedFramesDataset, check_training_splits, split_rows, stage_data
+from echobeat.learn.segmentation_task import SegmentationTask, traced_frame_counts
+from echobeat.learn.training import TrainingRun, file_digest, fingerprint, fit, make_optimiser, make_scheduler
+from echobeat.models.segmentation import segmentation_model, set_bn_momentum
+from echobeat.models.weights import load_state
+
+log = logging.getLogger(__name__)
+
+
+def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    return table, pd.read_csv(tracings, dtype={"FileName": str}), cache, normaliser
+
+
+def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
+    return DataLoader(
+        dataset,
+        num_workers=compute.loader_workers,
+        pin_memory=compute.pin_memory,
+        persistent_workers=compute.loader_workers > 0,
+        **kwargs,
+    )
+
+
+def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
+    """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
+    compute = prepare_device(settings["device"], threads, settings["precision"])
+    table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
+    train_set = TracedFramesDataset(cache, split_rows(table, "TRAIN"), traces, normaliser)
+    val_set = TracedFramesDataset(cache, split_rows(table, "VAL"), traces, normaliser)
+    batch = settings["batch_size"]
+    check_training_splits(len(train_set), len(val_set), batch, "segmentation.batch_size")
+    torch.manual_seed(settings["seed"])
+    model = segmentation_model(settings["model"], settings["weights"])
+    set_bn_momentum(model, settings["bn_momentum"])
+    model = compute.place(model.to(compute.device))
+    optimiser = make_optimiser(model.parameters(), settings)
+    scheduler = make_scheduler(optimiser, settings)
+    shuffle = torch.Generator()
+    loaders = {
+        "train": _loader(train_set, compute, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
+        "val": _loader(val_set, compute, batch_size=batch, shuffle=False),
+    }
+    # Everything that shapes the model; the device only changes where it is computed.
+    identity = {k: v for k, v in settings.items() if k != "device"}
+    identity["data"] = [file_digest(p) for p in (manifest, tracings, normalisation)]
+    run = TrainingRun(
+        model=model,
+        optimiser=optimiser,
+        scheduler=scheduler,
+        loaders=loaders,
+        epochs=settings["epochs"],
+        out_dir=Path(out_dir),
+        settings_fingerprint=fingerprint(identity),
+        compute=compute,
+        # The shuffle order of an epoch depends on (seed, epoch) alone, so a resumed run repeats it.
+        on_epoch_start=lambda epoch: shuffle.manual_seed(settings["seed"] * 1_000_003 + epoch),
+    )
+    return fit(SegmentationTask(), run)
+
+
+def _trained_model(settings: dict, best: str, compute: Compute) -> torch.nn.Module:
+    model = segmentation_model(settings["model"], "random")
+    load_state(model, best)
+    return compute.place(model.to(compute.device)).eval()
+
+
+def evaluate(
+    settings: dict, best: str, manifest: str, tracings: str, index: str, normalisation: str, threads: int = 1
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Dice on VAL and TEST: the summary table and one per-video table per split."""
+    compute = prepare_device(settings["device"], threads, settings["precision"])
+    table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
+    model = _trained_model(settings, best, compute)
+    summary, per_video = [], {}
+    for split in ("VAL", "TEST"):
+        subset = split_rows(table, split)
+        dataset = TracedFramesDataset(cache, subset, traces, normaliser)
+        batch = max(1, settings["inference_batch_size"] // 2)  # ED and ES frames: two per item
+        counts = traced_frame_counts(model, _loader(dataset, compute, batch_size=batch), compute)
+        if len(counts):
+            summary += dice_summary(counts, split, settings["bootstrap_samples"], settings["seed"])
+        per_video[split] = per_video_dice(subset["FileName"].tolist(), counts)
+        log.info("%s: %s", split, [f"{r['which']} {r['dice']:.4f}" for r in summary if r["split"] == split])
+    return pd.DataFrame(summary, columns=DICE_COLUMNS), per_video
+
+
+def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
+    """size.csv for the videos of the configured splits."""
+    compute = prepare_device(settings["device"], threads, settings["precision"])
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    splits = settings["size_splits"]
+    if "all" not in splits:
+        table = table[table["Split"].isin(splits)].reset_index(drop=True)
+    model = _trained_model(settings, best, compute)
+    frames = FrameBatches(cache, table["FileName"].tolist(), batch_size=settings["inference_batch_size"])
+    by_video = frame_sizes(model, frames, normaliser, compute)
+    return size_table(table, by_video, settings["beats"]["trim"])
+
+
+def write_evaluation(summary: pd.DataFrame, per_video: dict[str, pd.DataFrame], dice: str, val: str, test: str):
+    write_csv(dice, summary)
+    write_csv(val, per_video["VAL"])
+    write_csv(test, per_video["TEST"])
+
+
+def overlays(
+    settings: dict,
+    best: str,
+    manifest: str,
+    index: str,
+    normalisation: str,
+    size_csv: str,
+    out_dir: str,
+    threads: int = 1,
+) -> list[str]:
+    """Overlay videos and trace figures for the first ``settings['overlays']`` videos of size.csv."""
+    compute = prepare_device(settings["device"], threads, settings["precision"])
+    model = _trained_model(settings, best, compute)
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    return write_overlays(
+        out_dir,
+        model,
+        cache,
+        table,
+        pd.read_csv(size_csv, dtype={"Filename": str}),
+        normaliser,
+        compute,
+        settings["overlays"],
+        batch=settings["inference_batch_size"],
+    )

@@ -1,0 +1,186 @@
+"""The EF video stage's rules: train one run, predict every clip of the VAL and TEST videos.
+
+Prediction writes clip predictions only; their metrics are the analysis stage's
+(:mod:`echobeat.stages.analysis`).
+
+``settings`` is one run's settings: the config's ``video.defaults`` overlaid with the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from echobeat.compute import Compute, pick_device, prepare_device
+from echobeat.inference.video import predict_all_clips
+from echobeat.learn.datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
+from echobeat.learn.distributed import (
+    ShardedBatchSampler,
+    contiguous_batches,
+    convert_batch_norm,
+    from_rank_zero,
+    gather_totals,
+    launch,
+    rank,
+    world_size,
+)
+from echobeat.learn.training import TrainingRun, file_digest, fingerprint, fit, make_optimiser, make_scheduler
+from echobeat.learn.video_task import VideoTask
+from echobeat.logs import log_file
+from echobeat.models.video import ECHONET_BIAS, video_model
+from echobeat.models.weights import load_state
+
+# The module torchrun starts in each process of a distributed run.
+WORKER_MODULE = "echobeat.stages.video_worker"
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    settings: dict,
+    manifest: str,
+    index: str,
+    normalisation: str,
+    out_dir: str,
+    threads: int = 1,
+    gpus: int = 1,
+    backend: str | None = None,
+):
+    """Train one EF run; write best.pt and log.csv into ``out_dir`` (resuming if it can).
+
+    With ``gpus`` > 1 and that many CUDA devices visible, the run trains in one process per GPU
+    (DistributedDataParallel, nccl); with fewer, in one process. ``backend`` forces a
+    several-process run on that backend (gloo runs on the CPU: the tests use it).
+    """
+    processes = max(1, gpus)
+    if processes > 1 and backend is None:
+        visible = torch.cuda.device_count() if pick_device(settings["device"]).type == "cuda" else 0
+        if visible >= processes:
+            backend = "nccl"
+        else:
+            log.warning("%d GPUs asked for, %d CUDA device(s) usable: training in one process", processes, visible)
+            processes = 1
+    if processes == 1:
+        return train_process(settings, manifest, index, normalisation, out_dir, threads)
+    spec = {
+        "settings": settings,
+        "manifest": manifest,
+        "index": index,
+        "normalisation": normalisation,
+        "out_dir": str(out_dir),
+        "threads": max(1, threads // processes),
+        "backend": backend,
+        "log": log_file(),  # the processes append to this job's log
+    }
+    log.info("training in %d processes (%s)", processes, backend)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    launch(WORKER_MODULE, processes, spec, Path(out_dir))
+    return pd.read_csv(Path(out_dir) / "log.csv")
+
+
+def train_process(
+    settings: dict,
+    manifest: str,
+    index: str,
+    normalisation: str,
+    out_dir: str,
+    threads: int = 1,
+    compute: Compute | None = None,
+):
+    """The training of one process: the whole run, or this process's share of a distributed one."""
+    world, me = world_size(), rank()
+    if compute is None:
+        compute = prepare_device(settings["device"], threads, settings["precision"])
+    device = compute.device
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
+    batch = settings["batch_size"]
+    check_training_splits(len(train_table), len(val_table), batch, "the run's batch_size")
+    length, period, seed = settings["frames"], settings["period"], settings["seed"]
+    train_set = ClipDataset(cache, train_table, normaliser, length, period, "random", settings["pad"], seed)
+    val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
+    bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
+    torch.manual_seed(seed)
+    model = video_model(settings["model"], settings["weights"], bias).to(device)
+    if world > 1:
+        model = convert_batch_norm(model, device)
+    model = compute.place(model, video=True)
+    log.info(
+        "%s: fc bias %.2f (%s), %d TRAIN / %d VAL videos",
+        settings["model"],
+        bias,
+        settings["bias_init"],
+        len(train_table),
+        len(val_table),
+    )
+    optimiser = make_optimiser(model.parameters(), settings)
+    scheduler = make_scheduler(optimiser, settings)
+    shuffle = torch.Generator()
+    common = {
+        "num_workers": compute.loader_workers,
+        "pin_memory": compute.pin_memory,
+        "collate_fn": prebatched,
+        "persistent_workers": False,
+    }
+    if world > 1:
+        # Each process takes its share of every one-process batch, and of the VAL videos.
+        train_batches = ShardedBatchSampler(len(train_set), batch, shuffle, me, world)
+        loaders = {
+            "train": DataLoader(train_set, batch_sampler=train_batches, **common),
+            "val": DataLoader(val_set, batch_sampler=contiguous_batches(len(val_set), batch, me, world), **common),
+        }
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    else:
+        loaders = {
+            "train": DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle, **common),
+            "val": DataLoader(val_set, batch_size=batch, shuffle=False, **common),
+        }
+        trained = None
+
+    def start_epoch(epoch: int) -> None:
+        # Clips, crops and shuffle order depend on (seed, epoch) alone, so a resumed run repeats them.
+        train_set.set_epoch(epoch)
+        val_set.set_epoch(epoch)
+        shuffle.manual_seed(seed * 1_000_003 + epoch)
+
+    # Everything that shapes the model; the device only changes where it is computed.
+    identity = {k: v for k, v in settings.items() if k != "device"}
+    identity["data"] = [file_digest(p) for p in (manifest, normalisation)]
+    run = TrainingRun(
+        model=model,
+        optimiser=optimiser,
+        scheduler=scheduler,
+        loaders=loaders,
+        epochs=settings["epochs"],
+        out_dir=Path(out_dir),
+        settings_fingerprint=fingerprint(identity),
+        compute=compute,
+        on_epoch_start=start_epoch,
+        trained=trained,
+        gather=gather_totals if world > 1 else None,
+        writes_files=me == 0,
+        share=from_rank_zero if world > 1 else None,
+    )
+    return fit(VideoTask(normaliser), run)
+
+
+def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
+    """All-clip predictions of the VAL and TEST videos: {split: Filename, Clip, Prediction}."""
+    compute = prepare_device(settings["device"], threads, settings["precision"])
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
+    model = video_model(settings["model"], "random")
+    load_state(model, best)
+    model = compute.place(model.to(compute.device), video=True)
+    predictions = {}
+    for split in ("VAL", "TEST"):
+        subset = split_rows(table, split)
+        dataset = ClipDataset(cache, subset, normaliser, settings["frames"], settings["period"], clips="all")
+        predictions[split] = predict_all_clips(model, dataset, normaliser, compute, settings["inference_batch_size"])
+        log.info("%s: %d clips of %d videos", split, len(predictions[split]), len(subset))
+    return predictions
