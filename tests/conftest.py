@@ -62,7 +62,6 @@ TINY_VIDEO = {
         "lr_step": None,
         "pad": 2,
         "inference_batch_size": 16,
-        "bootstrap_samples": 100,
     },
     "runs": {
         "r2plus1d_18_32_2_pretrained": None,

@@ -135,6 +135,8 @@ def cache_inputs(wildcards):
 
 
 SEGMENTATION_DIR = Path("results/segmentation") / config["segmentation"]["name"]
+
+
 # The keys of config["segmentation"] each rule uses; an edit reruns only the rules using it.
 def segmentation_result(name):
     """A file under results/segmentation/<name>/."""
@@ -177,6 +179,11 @@ def video_runs():
 VIDEO_RUNS = video_runs()
 
 
+def video_gpus(wildcards):
+    """The GPUs train_video asks for: its run's gpus."""
+    return VIDEO_RUNS[wildcards.run]["gpus"]
+
+
 def video_result(name):
     """A file under results/video/<run>/ (with the {run} wildcard)."""
     return str(Path("results/video/{run}") / name)
@@ -198,7 +205,9 @@ def video_train_settings(wildcards):
 
 def video_predict_settings(wildcards):
     """What rule predict_clips uses of run ``wildcards.run``."""
-    return {key: VIDEO_RUNS[wildcards.run][key] for key in rule_settings.VIDEO["predict"]}
+    return {
+        key: VIDEO_RUNS[wildcards.run][key] for key in rule_settings.VIDEO["predict"]
+    }
 
 
 def analysis_result(name):
@@ -211,7 +220,9 @@ def beat_by_beat_settings(wildcards):
     run = VIDEO_RUNS[wildcards.run]
     offset = config["analysis"]["beat_offset"]
     return {
-        "offset": clip_offset(run["frames"], run["period"]) if offset is None else offset,
+        "offset": (
+            clip_offset(run["frames"], run["period"]) if offset is None else offset
+        ),
         **config["analysis"]["sampling"],
         "seed": config["analysis"]["seed"],
     }

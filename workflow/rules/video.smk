@@ -19,7 +19,7 @@ rule train_video:
         "../../envs/torch.yaml"
     threads: config["video"]["threads"]
     resources:
-        gpu=lambda wildcards: VIDEO_RUNS[wildcards.run]["gpus"],
+        gpu=video_gpus,
         mem_mb=job_memory("train_video"),
         runtime=job_runtime("train_video"),
     params:
