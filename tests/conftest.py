@@ -36,6 +36,7 @@ def tiny_settings(**overrides) -> dict:
 TINY_SEGMENTATION = {
     "name": "tiny",
     "model": "lraspp_mobilenet_v3_large",
+    "weights": "random",
     "epochs": 1,
     "batch_size": 2,
     "optimizer": "adam",

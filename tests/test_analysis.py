@@ -221,8 +221,28 @@ def test_comparison_puts_the_paper_beside_each_run():
     markdown = comparison_markdown(table)
     assert "| beat_by_beat_MAE | 4.50 [3.50, 5.50] | 4.05 | 4.02 |" in markdown
     # The published AUCs are of the all-clip means; the published single-clip R2 is R's (squared r).
-    assert "| auc_all_clips_50 | 0.900 [0.800, 1.000] | 0.970 | 0.953 |" in markdown
+    assert "| auc_all_clips_50 | 0.900 [0.800, 1.000] |  | 0.953 |" in markdown
     assert "| auc_beat_by_beat_50 | 0.900 [0.800, 1.000] |  |  |" in markdown
     assert "| single_clip_R2_pearson | 0.750 [-0.250, 1.750] | 0.790 | 0.809 |" in markdown
     assert "| single_clip_R2 | 0.700 [-0.300, 1.700] |  |  |" in markdown
     assert "| frames | 32 |  |  |" in markdown
+    # The paper's one AUC states no threshold: a row of its own, right after the thresholds' rows.
+    assert np.isnan(table.loc[1, "auc_all_clips_50"]) and table.loc[2, "auc_all_clips_50"] == 0.953
+    assert table.loc[1, "auc_all_clips_threshold_not_stated"] == 0.97
+    assert np.isnan(table.loc[0, "auc_all_clips_threshold_not_stated"])
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    auc_row = rows.index("| auc_all_clips_threshold_not_stated |  | 0.970 |  |")
+    assert rows[auc_row - 1].startswith("| auc_all_clips_50 |")
+    assert sum("0.970" in row for row in rows) == 1
+    # Each reference says which settings produced its numbers: a column, and notes under the table.
+    assert table.columns[:3].tolist() == ["run", "label", "settings"]
+    assert table["settings"].isna().tolist() == [True, False, False]
+    assert "30 epochs" in table.loc[2, "settings"] and "35 epochs" in table.loc[2, "settings"]
+    assert "45 epochs" in table.loc[1, "settings"]
+    table_text, notes = markdown.split("## What produced the reference numbers")
+    assert "| settings |" not in table_text
+    assert "segmentation (ImageNet backbone) trained 30 epochs" in notes
+    assert "R(2+1)D-18 32x2 Kinetics-pretrained trained 35 epochs" in notes
+    assert "45 epochs" in notes and "not tied to one EF threshold" in notes
+    assert "- mine:" not in notes
+    assert markdown.count("| 4.05 |") == 1

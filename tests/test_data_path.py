@@ -54,6 +54,13 @@ def test_hand_worked_clip_geometry():
     rng = np.random.default_rng(0)
     offsets = np.array([crop_offsets(rng, 12) for _ in range(3000)])
     assert offsets.min() == 0 and offsets.max() == 24
+    # The original's range (crop: echonet): randint(0, 2 pad) stops at 23, a shift of -12..11.
+    rng = np.random.default_rng(0)
+    original = np.array([crop_offsets(rng, 12, "echonet") for _ in range(3000)])
+    assert original.min() == 0 and original.max() == 23
+    assert set(np.unique(original)) == set(range(24))
+    with pytest.raises(ValueError, match="crop must be one of symmetric, echonet"):
+        crop_offsets(rng, 12, "asymmetric")
 
 
 def test_pad_and_crop_moves_the_picture():

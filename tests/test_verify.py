@@ -3,13 +3,16 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import tiny_settings
 
+from echobeat.data.filelist import FileListRow
 from echobeat.data.problems import KINDS, DatasetFormatError, Severity
 from echobeat.data.synthetic import generate_dataset
-from echobeat.data.verify import DatasetCheckFailed, VerifySettings, verify_dataset
+from echobeat.data.verify import DatasetCheckFailed, VerifySettings, _video_fps, _video_problems, verify_dataset
+from echobeat.data.video_io import VideoInfo, probe_video, read_video, write_video
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,7 @@ def damaged(clean_dataset, tmp_path) -> Damage:
     fl.loc[i, "EF"] = "abc"
     d.expect("filelist_bad_number", name, "EF 'abc'")
 
-    i, name = d.take()  # EF inconsistent with the volumes
+    i, name = d.take()  # EF inconsistent with the volumes (a warning; the FileList EF is kept)
     fl.loc[i, "EF"] = f"{float(fl.loc[i, 'EF']) + 10:.2f}"
     d.expect("filelist_ef_inconsistent", name, "100*(EDV-ESV)/EDV")
 
@@ -115,6 +118,7 @@ def damaged(clean_dataset, tmp_path) -> Damage:
     d.video(name).write_bytes(data[: len(data) // 2])
     d.expect("video_truncated", name, "truncated")
 
+    # FileList values the original never compares with the file: warnings, the file's values used
     i, name = d.take()  # frame count mismatch
     fl.loc[i, "NumberOfFrames"] = str(int(fl.loc[i, "NumberOfFrames"]) + 5)
     d.expect("video_mismatch", name, "NumberOfFrames")
@@ -203,6 +207,151 @@ def test_stop_names_every_problem(damaged):
             assert f"[{kind}] {name}" in message
     assert "FileList.csv line" in message and "VolumeTracings.csv line" in message
     assert "too_few_traced_frames" not in message, "exclusions do not stop the workflow"
+    assert "video_mismatch" not in message and "filelist_ef_inconsistent" not in message, "warnings do not stop"
+    assert {p.kind for p in failure.value.verification.errors} == {
+        kind for kind, _, _ in damaged.expected if KINDS[kind][0] is Severity.ERROR
+    }
+
+
+def test_filelist_mismatches_are_warnings_and_the_file_values_are_used(clean_dataset, tmp_path):
+    # The original reads only FileName, EF and Split: FileList NumberOfFrames, FPS, size or an EF
+    # off its volumes never stop the run; the manifest carries what the decoded file shows.
+    d = Damage(clean_dataset, tmp_path / "mismatch")
+    fl = d.filelist
+    i_frames, frames_name = d.take()
+    n_frames = int(fl.loc[i_frames, "NumberOfFrames"])
+    fl.loc[i_frames, "NumberOfFrames"] = str(n_frames + 5)
+    i_fps, fps_name = d.take()
+    fps = float(fl.loc[i_fps, "FPS"])
+    fl.loc[i_fps, "FPS"] = f"{fps + 10:g}"
+    i_size, size_name = d.take()
+    fl.loc[i_size, ["FrameHeight", "FrameWidth"]] = ["768", "1024"]
+    i_ef, ef_name = d.take()
+    ef = float(fl.loc[i_ef, "EF"]) + 10
+    fl.loc[i_ef, "EF"] = f"{ef:.2f}"
+    d.save()
+
+    result = verify_dataset(d.dir, VerifySettings(on_error="stop"), threads=2)  # must not raise
+
+    assert result.errors == [] and result.excluded.empty
+    assert len(result.manifest) == 20
+    found = sorted((p.kind, p.file_name, p.line) for p in result.problems)
+    assert found == sorted(
+        [
+            ("video_mismatch", frames_name, i_frames + 2),
+            ("video_mismatch", fps_name, i_fps + 2),
+            ("video_mismatch", size_name, i_size + 2),
+            ("filelist_ef_inconsistent", ef_name, i_ef + 2),
+        ]
+    )
+    assert all(p.severity is Severity.WARNING for p in result.problems)
+    manifest = result.manifest.set_index("FileName")
+    truth = probe_video(d.video(frames_name))
+    assert truth.n_frames == n_frames
+    assert manifest.loc[frames_name, "NumberOfFrames"] == n_frames
+    assert manifest.loc[fps_name, "FPS"] == pytest.approx(fps) == probe_video(d.video(fps_name)).fps
+    assert (manifest.loc[size_name, "FrameHeight"], manifest.loc[size_name, "FrameWidth"]) == (112, 112)
+    assert manifest.loc[ef_name, "EF"] == pytest.approx(round(ef, 2)), "the FileList EF, as the original"
+    report = result.report()
+    title = KINDS["video_mismatch"][1]
+    assert f"| {title} (`video_mismatch`) | warning | 3 |" in report
+    assert (
+        f"- {frames_name} (FileList.csv line {i_frames + 2}): NumberOfFrames {n_frames + 5} "
+        f"but the video has {n_frames} frames; {n_frames} is used"
+    ) in report
+    assert f"- {fps_name} (FileList.csv line {i_fps + 2}): FPS {fps + 10:g} but the video says {fps:g}" in report
+    assert (
+        f"- {size_name} (FileList.csv line {i_size + 2}): FrameHeight x FrameWidth 768x1024 "
+        "but the video is 112x112; 112x112 is used"
+    ) in report
+    assert "(`filelist_ef_inconsistent`, warning)" in report
+    assert result.manifest.equals(verify_dataset(d.dir, VerifySettings(on_error="exclude")).manifest)
+
+
+def test_video_without_a_frame_rate_keeps_the_filelist_fps():
+    row = FileListRow(2, "0X1", "TRAIN", 50.0, 20.0, 40.0, 112, 112, 50.0, 30)
+    info = VideoInfo(n_frames=30, fps=0.0, height=112, width=112, grey=True)
+    (problem,) = _video_problems(row, info, VerifySettings())
+    assert (problem.kind, problem.severity) == ("video_mismatch", Severity.WARNING)
+    assert "declares no frame rate" in problem.message and "the FileList FPS 50 is used" in problem.message
+    assert _video_fps(row, info) == 50.0
+    assert _video_fps(row, VideoInfo(30, 49.5, 112, 112, True)) == 49.5
+
+
+def test_a_video_of_another_size_is_excluded_whatever_filelist_says(clean_dataset, tmp_path):
+    d = Damage(clean_dataset, tmp_path / "size")
+    i, name = d.take()
+    fps = float(d.filelist.loc[i, "FPS"])
+    frames = read_video(d.video(name))[0]  # grey (F, 112, 112)
+    write_video(d.video(name), np.pad(frames, ((0, 0), (0, 16), (0, 32))), fps)
+    d.save()
+    result = verify_dataset(d.dir, VerifySettings(on_error="stop"), threads=2)  # exclusions never stop
+    assert set(result.excluded["FileName"]) == {name}
+    assert len(result.manifest) == 19
+    reason = result.excluded.set_index("FileName").loc[name, "reason"]
+    assert reason == "frames are 128x144; the models take 112x112 [frame_size]"
+    assert {(p.kind, p.file_name) for p in result.problems} == {("frame_size", name), ("video_mismatch", name)}
+    mismatch = next(p for p in result.problems if p.kind == "video_mismatch")
+    assert mismatch.message == "FrameHeight x FrameWidth 112x112 but the video is 128x144"
+    assert mismatch.severity is Severity.WARNING
+
+
+def test_traced_frame_beyond_the_file_stops_though_filelist_lists_it(clean_dataset, tmp_path):
+    # The mask's frame does not exist in the file (the original would crash): an error, judged by
+    # the decoded frame count, not FileList's NumberOfFrames.
+    d = Damage(clean_dataset, tmp_path / "outside")
+    i, name = d.take()
+    n_frames = int(d.filelist.loc[i, "NumberOfFrames"])
+    d.filelist.loc[i, "NumberOfFrames"] = str(n_frames + 20)
+    rows = d.tracings.index[d.tracings["FileName"] == f"{name}.avi"]
+    d.tracings.loc[rows[:21], "Frame"] = str(n_frames + 2)
+    d.save()
+    with pytest.raises(DatasetCheckFailed) as failure:
+        verify_dataset(d.dir, VerifySettings(on_error="stop"), threads=2)
+    errors = failure.value.verification.errors
+    assert [(p.kind, p.file_name) for p in errors] == [("tracing_frame_outside", name)]
+    assert f"traced frame {n_frames + 2} but the video has {n_frames} frames" in errors[0].message
+    result = verify_dataset(d.dir, VerifySettings(on_error="exclude"), threads=2)
+    assert result.excluded["FileName"].tolist() == [name]
+    assert "[tracing_frame_outside]" in result.excluded["reason"][0]
+    assert "video_mismatch" not in result.excluded["reason"][0], "a warning is no reason to exclude"
+
+
+def _truncate(d: Damage, i: int, name: str) -> None:
+    data = d.video(name).read_bytes()
+    d.video(name).write_bytes(data[: len(data) // 2])
+
+
+def _nan_volume(d: Damage, i: int, name: str) -> None:
+    d.filelist.loc[i, "ESV"] = "nan"
+
+
+def _bad_chord(d: Damage, i: int, name: str) -> None:
+    rows = d.tracings.index[d.tracings["FileName"] == f"{name}.avi"]
+    d.tracings = d.tracings.drop(rows[5]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "damage"),
+    [
+        ("video_missing", lambda d, i, name: d.video(name).unlink()),
+        ("video_unreadable", lambda d, i, name: d.video(name).write_bytes(b"not a video\n" * 500)),
+        ("video_truncated", _truncate),
+        ("tracing_malformed", _bad_chord),
+        ("filelist_bad_number", _nan_volume),
+    ],
+)
+def test_each_real_error_alone_stops_the_run(clean_dataset, tmp_path, kind, damage):
+    d = Damage(clean_dataset, tmp_path / "error")
+    i, name = d.take()
+    d.filelist.loc[i, "FPS"] = "7"  # a warning beside the error changes nothing
+    damage(d, i, name)
+    d.save()
+    assert KINDS[kind][0] is Severity.ERROR
+    with pytest.raises(DatasetCheckFailed) as failure:
+        verify_dataset(d.dir, VerifySettings(), threads=2)
+    assert [(p.kind, p.file_name) for p in failure.value.verification.errors] == [(kind, name)]
+    assert f"[{kind}] {name}" in str(failure.value)
 
 
 def test_untraced_and_large_videos_are_excluded_without_stopping(clean_dataset, tmp_path):

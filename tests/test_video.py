@@ -105,7 +105,7 @@ def test_model_head_and_local_weights(tmp_path):
     again = video_model("mc3_18", str(path))
     for key, value in model.state_dict().items():
         torch.testing.assert_close(again.state_dict()[key], value)
-    with pytest.raises(WeightsError, match="does not fit this model"):
+    with pytest.raises(WeightsError, match="does not fit the model"):
         video_model("r3d_18", str(path))
     with pytest.raises(ValueError, match="unknown video model"):
         video_model("resnet50", "random")

@@ -4,9 +4,11 @@ import copy
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import GPU_RULES, REPO, run_snakemake, tiny_workflow_config, write_config
 
@@ -116,6 +118,7 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     run_snakemake(workflow_dir, "--report", str(report_file), "--configfile", str(path))
     check_report(report_file, runs=("tiny_r3d", "tiny_mc3"))
     check_rerun_plans(workflow_dir, path, config)
+    check_evaluate_only(workflow_dir, config)
     # A video whose content changes is decoded again; the other cache entries are reused.
     name = manifest["FileName"][0]
     video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
@@ -176,6 +179,85 @@ def check_analysis_outputs(workflow_dir, manifest, runs, offset):
     assert comparison["run"].tolist() == [*runs, "paper", "seed_reproduction"]
     markdown = (workflow_dir / "results/analysis/comparison.md").read_text()
     assert "| beat_by_beat_MAE |" in markdown and markdown.count("| 4.05 |") == 1
+
+
+def export_as_original(best: Path, target: Path) -> None:
+    """A best.pt of ours written the way the original's code saves a checkpoint: the state dict of a
+    DataParallel model (every key behind ``module.``) in a dict with the epoch and losses."""
+    state = torch.load(best, weights_only=True)["model"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in state.items()}, "best_loss": 1.0}, target)
+
+
+def check_evaluate_only(workflow_dir, config):
+    """The trained models re-exported in the original's format and evaluated with epochs: 0 (no
+    training job) give the predictions and sizes of the run that trained them; a damaged weights
+    file stops its job with one line naming it, and nothing is written to results/."""
+    weights = workflow_dir / "resources/weights"
+    export_as_original(workflow_dir / "results/segmentation/tiny/best.pt", weights / "segmentation.pt")
+    export_as_original(workflow_dir / "results/video/tiny_r3d/best.pt", weights / "r3d.pt")
+    released = copy.deepcopy(config)
+    released["segmentation"].update({"name": "tiny_released", "epochs": 0, "weights": str(weights / "segmentation.pt")})
+    released["video"]["runs"] = {
+        "tiny_r3d": None,
+        "tiny_mc3": None,
+        "tiny_r3d_released": {"model": "r3d_18", "epochs": 0, "weights": str(weights / "r3d.pt")},
+    }
+    path = write_config(workflow_dir / "released.yaml", released)
+    planned = jobs_planned(run_snakemake(workflow_dir, "-n", "--configfile", str(path)).stdout)
+    assert planned["import_segmentation_weights"] == 1 and planned["import_video_weights"] == 1, planned
+    assert not {"train_segmentation", "train_video"} & set(planned), planned
+    run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
+    trained = pd.read_csv(workflow_dir / "results/video/tiny_r3d/test_predictions.csv")
+    evaluated = pd.read_csv(workflow_dir / "results/video/tiny_r3d_released/test_predictions.csv")
+    assert evaluated[["Filename", "Clip"]].equals(trained[["Filename", "Clip"]])
+    assert evaluated["Prediction"].to_numpy() == pytest.approx(trained["Prediction"].to_numpy(), abs=1e-5)
+    sizes = [pd.read_csv(workflow_dir / f"results/segmentation/{n}/size.csv") for n in ("tiny", "tiny_released")]
+    pd.testing.assert_frame_equal(sizes[0], sizes[1])
+    card = torch.load(workflow_dir / "results/video/tiny_r3d_released/best.pt", weights_only=True)["meta"]
+    assert card["epochs"] == 0 and (card["frames"], card["period"]) == (4, 8)
+    assert len(card["normalisation"]["mean"]) == 3
+    assert (workflow_dir / "results/analysis/tiny_r3d_released/metrics.csv").exists()
+    # A truncated checkpoint: one line naming it, no traceback, no best.pt.
+    bad = weights / "truncated.pt"
+    bad.write_bytes((weights / "segmentation.pt").read_bytes()[:5000])
+    broken = copy.deepcopy(released)
+    broken["segmentation"].update({"name": "tiny_bad", "weights": str(bad)})
+    path = write_config(workflow_dir / "broken.yaml", broken)
+    target = "results/segmentation/tiny_bad/best.pt"
+    proc = run_snakemake(workflow_dir, target, "--cores", "1", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert f"weights file {bad} is not a readable PyTorch checkpoint" in proc.stdout + proc.stderr
+    job_log = (workflow_dir / "logs/import_segmentation_weights.log").read_text()
+    assert "is not a readable PyTorch checkpoint" in job_log and "Traceback" not in job_log
+    assert not (workflow_dir / "results/segmentation/tiny_bad").exists() or not any(
+        (workflow_dir / "results/segmentation/tiny_bad").iterdir()
+    )
+
+
+def test_released_config_plans_no_training(workflow_dir, tmp_path):
+    """config/released.yaml evaluates the authors' two checkpoints: import jobs, no training job."""
+    data = tmp_path / "EchoNet-Dynamic"
+    (data / "Videos").mkdir(parents=True)
+    (data / "FileList.csv").write_text("FileName,EF,ESV,EDV,FrameHeight,FrameWidth,FPS,NumberOfFrames,Split\n")
+    (data / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\n")
+    for name in ("deeplabv3_resnet50_random.pt", "r2plus1d_18_32_2_pretrained.pt"):
+        (workflow_dir / "resources/weights").mkdir(parents=True, exist_ok=True)
+        (workflow_dir / "resources/weights" / name).write_bytes(b"placeholder: a dry run reads no weights")
+    proc = run_snakemake(workflow_dir, "-n", "--configfile", "config/released.yaml", "--config", f"data_dir={data}")
+    planned = jobs_planned(proc.stdout)
+    assert planned["import_segmentation_weights"] == 1 and planned["import_video_weights"] == 1, planned
+    assert not {"train_segmentation", "train_video"} & set(planned), planned
+
+
+def test_evaluate_only_needs_weights_to_evaluate(workflow_dir):
+    evaluate_random = {"epochs": 0, "weights": "random"}
+    for section in ({"segmentation": evaluate_random}, {"video": {"defaults": evaluate_random}}):
+        path = write_config(workflow_dir / "bad.yaml", {"dataset": "synthetic", "data_dir": "resources/x", **section})
+        proc = run_snakemake(workflow_dir, "-n", "--configfile", str(path), check=False)
+        assert proc.returncode != 0
+        output = proc.stdout + proc.stderr
+        assert "random" in output and ("epochs: 0" in output or "cannot be random" in output), output[-2000:]
 
 
 def check_report(report_file, runs):

@@ -167,6 +167,11 @@ def video_runs():
         if settings is not None
     }
     for name, run in runs.items():
+        if run["epochs"] == 0 and run["weights"] == "random":
+            raise WorkflowError(
+                f"video run {name}: epochs: 0 evaluates the given weights without training, and "
+                "weights is random; give the path of a weights file (or set epochs)."
+            )
         # Each GPU takes an equal share of every batch.
         if run["batch_size"] % run["gpus"]:
             raise WorkflowError(
@@ -177,6 +182,40 @@ def video_runs():
 
 
 VIDEO_RUNS = video_runs()
+# Runs that train, and evaluate-only runs (epochs: 0) whose best.pt is their given weights.
+TRAINED_RUNS = [name for name, run in VIDEO_RUNS.items() if run["epochs"] > 0]
+EVALUATE_ONLY_RUNS = [name for name, run in VIDEO_RUNS.items() if run["epochs"] == 0]
+
+
+def run_pattern(names):
+    """A wildcard constraint matching exactly these run names (nothing when there is none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+# Weights values that name torchvision's weights rather than a file.
+NAMED_WEIGHTS = {"random", "pretrained", "imagenet_backbone"}
+
+
+def weights_file_input(weights):
+    """A weights file as a job input (so that a replaced file reruns what used it), else nothing."""
+    return {} if weights in NAMED_WEIGHTS else {"weights": weights}
+
+
+def segmentation_weights_input(wildcards):
+    """The segmentation weights file an evaluate-only stage imports."""
+    return weights_file_input(config["segmentation"]["weights"])
+
+
+def video_weights_input(wildcards):
+    """The weights file an evaluate-only run imports."""
+    return weights_file_input(VIDEO_RUNS[wildcards.run]["weights"])
+
+
+def video_import_settings(wildcards):
+    """What rule import_video_weights uses of run ``wildcards.run``."""
+    return {
+        key: VIDEO_RUNS[wildcards.run][key] for key in rule_settings.VIDEO["import"]
+    }
 
 
 def video_gpus(wildcards):

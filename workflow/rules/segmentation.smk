@@ -1,27 +1,47 @@
 """Segmentation stage: train the LV model, measure Dice, and write size.csv with beats."""
 
+if config["segmentation"]["epochs"] > 0:
 
-rule train_segmentation:
-    input:
-        **segmentation_data(),
-    output:
-        best=segmentation_result("best.pt"),
-        log=segmentation_result("log.csv"),
-    log:
-        "logs/train_segmentation.log",
-    benchmark:
-        "logs/benchmarks/train_segmentation.tsv"
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["segmentation"]["threads"]
-    resources:
-        gpu=1,
-        mem_mb=job_memory("train_segmentation"),
-        runtime=job_runtime("train_segmentation"),
-    params:
-        settings=segmentation_settings("train"),
-    script:
-        "../scripts/train_segmentation.py"
+    rule train_segmentation:
+        input:
+            **segmentation_data(),
+        output:
+            best=segmentation_result("best.pt"),
+            log=segmentation_result("log.csv"),
+        log:
+            "logs/train_segmentation.log",
+        benchmark:
+            "logs/benchmarks/train_segmentation.tsv"
+        conda:
+            "../../envs/torch.yaml"
+        threads: config["segmentation"]["threads"]
+        resources:
+            gpu=1,
+            mem_mb=job_memory("train_segmentation"),
+            runtime=job_runtime("train_segmentation"),
+        params:
+            settings=segmentation_settings("train"),
+        script:
+            "../scripts/train_segmentation.py"
+
+else:
+
+    rule import_segmentation_weights:
+        input:
+            unpack(segmentation_weights_input),
+            normalisation=data_result("normalisation.json"),
+        output:
+            best=segmentation_result("best.pt"),
+            log=segmentation_result("log.csv"),
+        log:
+            "logs/import_segmentation_weights.log",
+        localrule: True
+        conda:
+            "../../envs/torch.yaml"
+        params:
+            settings=segmentation_settings("import"),
+        script:
+            "../scripts/import_segmentation_weights.py"
 
 
 rule evaluate_segmentation:

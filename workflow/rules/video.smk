@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    run="|".join(re.escape(name) for name in VIDEO_RUNS) or "(?!)",
+    run=run_pattern(VIDEO_RUNS),
 
 
 rule train_video:
@@ -15,6 +15,8 @@ rule train_video:
         "logs/train_video/{run}.log",
     benchmark:
         "logs/benchmarks/train_video/{run}.tsv"
+    wildcard_constraints:
+        run=run_pattern(TRAINED_RUNS),
     conda:
         "../../envs/torch.yaml"
     threads: config["video"]["threads"]
@@ -26,6 +28,27 @@ rule train_video:
         settings=video_train_settings,
     script:
         "../scripts/train_video.py"
+
+
+rule import_video_weights:
+    input:
+        unpack(video_weights_input),
+        manifest=data_result("manifest.csv"),
+        normalisation=data_result("normalisation.json"),
+    output:
+        best=video_result("best.pt"),
+        log=video_result("log.csv"),
+    log:
+        "logs/import_video_weights/{run}.log",
+    wildcard_constraints:
+        run=run_pattern(EVALUATE_ONLY_RUNS),
+    localrule: True
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        settings=video_import_settings,
+    script:
+        "../scripts/import_video_weights.py"
 
 
 rule predict_clips:

@@ -34,6 +34,10 @@ def setup_logging(
         root.addHandler(handler)
 
     def log_uncaught(kind, value, traceback):
+        if getattr(value, "clear_message", False):
+            # A problem of the input that its message fully explains: one line, no traceback.
+            root.error("%s", value)
+            return
         # The job's log file then says why it failed, not only Snakemake's console.
         root.error("job failed: %s: %s", kind.__name__, value, exc_info=(kind, value, traceback))
 

@@ -38,7 +38,15 @@ def take_clip(video: np.ndarray, start: int, length: int, period: int) -> tuple[
     return frames, length - frames.shape[1]
 
 
-def crop_offsets(rng: np.random.Generator, pad: int) -> tuple[int, int]:
-    """Random (row, column) offset of the pad-and-crop augmentation: each in [0, 2*pad]."""
-    i, j = rng.integers(0, 2 * pad + 1, size=2)
+# Ranges of the crop offsets: ours is symmetric, the original's one pixel lopsided (docs/echonet.md §2).
+CROP_RANGES = ("symmetric", "echonet")
+
+
+def crop_offsets(rng: np.random.Generator, pad: int, crop: str = "symmetric") -> tuple[int, int]:
+    """Random (row, column) offset of the pad-and-crop augmentation: each in [0, 2*pad]
+    (``symmetric``: a shift of -pad..pad) or, as the original draws it, in [0, 2*pad)
+    (``echonet``: -pad..pad-1)."""
+    if crop not in CROP_RANGES:
+        raise ValueError(f"crop must be one of {', '.join(CROP_RANGES)}, not {crop!r}")
+    i, j = rng.integers(0, 2 * pad + (1 if crop == "symmetric" else 0), size=2)
     return int(i), int(j)

@@ -1,6 +1,6 @@
 """FileList.csv: reading each row into a typed record and checking it on its own.
 
-Checks that need the video or the tracings live in :mod:`echobeat.verify`.
+Checks that need the video or the tracings live in :mod:`echobeat.data.verify`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def filename_problem(name: str) -> str | None:
 def read_filelist(path: str | os.PathLike[str], ef_tolerance: float) -> tuple[list[FileListRow], list[Problem]]:
     """Read FileList.csv; return its rows and the problems of each row taken alone.
 
-    Raises :class:`~echobeat.problems.DatasetFormatError` for a missing file or wrong header.
+    Raises :class:`~echobeat.data.problems.DatasetFormatError` for a missing file or wrong header.
     """
     table, extra = read_table(path, FILELIST_COLUMNS)
     problems = [Problem("filelist_extra_column", "", SOURCE, 1, f"extra column {c!r} is ignored") for c in extra]
@@ -128,7 +128,8 @@ def _row_problems(row: FileListRow, record: dict, ef_tolerance: float) -> list[P
             add(
                 "filelist_ef_inconsistent",
                 f"EF {row.ef:g} but 100*(EDV-ESV)/EDV = {expected:.2f} "
-                f"(EDV {row.edv:g}, ESV {row.esv:g}; tolerance {ef_tolerance:g})",
+                f"(EDV {row.edv:g}, ESV {row.esv:g}; tolerance {ef_tolerance:g}); "
+                f"the FileList EF {row.ef:g} is used, as in the original",
             )
     return found
 

@@ -54,6 +54,24 @@ def mean_and_std(
     }
 
 
+def normalisation_stats(cache: VideoCache, names: list[str], settings: dict) -> dict:
+    """What normalisation.json holds: the mean and std given in ``settings`` (config
+    ``normalisation.mean``/``std``, e.g. what released weights were trained with), or else those
+    :func:`mean_and_std` computes with the other settings; ``source`` says which."""
+    mean, std = settings.get("mean"), settings.get("std")
+    if (mean is None) != (std is None):
+        raise ValueError("normalisation: give mean and std together (three values each), or neither")
+    if mean is not None:
+        return {
+            "mean": [float(m) for m in mean],
+            "std": [float(s) for s in std],
+            "source": "given in the config (normalisation.mean and normalisation.std), not computed",
+        }
+    drawn = {key: settings[key] for key in ("samples", "length", "period", "seed") if key in settings}
+    stats = mean_and_std(cache, names, **drawn)
+    return {**stats, "source": "computed from the TRAIN split as the original computes it"}
+
+
 class Normaliser:
     """(x - mean) / std per channel, to float32; uint8 input of one or three channels."""
 

@@ -1,14 +1,21 @@
 """What dataset verification can find, and how each finding is classed.
 
-A finding is a :class:`Problem`. Its severity decides what happens to the video:
+A finding is a :class:`Problem`. Its severity decides what happens to the video. The rule:
+never stricter than the original on what it tolerates; only what would make results wrong or
+crash is an error.
 
-- ``error``: the data is damaged or contradicts itself. ``data.on_error: stop`` stops the
-  workflow listing every error; ``exclude`` drops the video and goes on.
+- ``error``: the data would crash the pipeline or make its results wrong (a missing,
+  unreadable or truncated video, a broken FileList or VolumeTracings row, a tracing that
+  cannot make a mask). ``data.on_error: stop`` stops the workflow listing every error;
+  ``exclude`` drops the video and goes on.
 - ``exclude``: the video is intact but unusable for this pipeline (fewer than two traced
   frames, as the original drops too; frames of another size than the models take). It is
   always excluded, never stops the workflow.
-- ``warning``: a known quirk of the real dataset (repeated tracings, coordinates slightly
-  outside the frame, tracings of unknown files). Reported; the video is kept.
+- ``warning``: something the original ignores, or a known quirk of the real dataset
+  (FileList NumberOfFrames, FPS or size differing from the decodable video, whose own values
+  are then used; EF inconsistent with EDV and ESV, the FileList EF being used as the original
+  does; repeated tracings, coordinates slightly outside the frame, tracings of unknown files).
+  Reported; the video is kept.
 """
 
 from __future__ import annotations
@@ -29,11 +36,9 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "filelist_duplicate": (Severity.ERROR, "Duplicate FileName in FileList.csv"),
     "filelist_bad_split": (Severity.ERROR, "Unknown Split"),
     "filelist_bad_number": (Severity.ERROR, "Non-numeric, NaN or impossible value in FileList.csv"),
-    "filelist_ef_inconsistent": (Severity.ERROR, "EF inconsistent with EDV and ESV"),
     "video_missing": (Severity.ERROR, "Video file missing"),
     "video_unreadable": (Severity.ERROR, "Video unreadable"),
     "video_truncated": (Severity.ERROR, "Video truncated (fewer frames decode than it declares)"),
-    "video_mismatch": (Severity.ERROR, "FileList.csv does not match the video file"),
     "tracing_bad_value": (Severity.ERROR, "Non-numeric or NaN value in VolumeTracings.csv"),
     "tracing_malformed": (Severity.ERROR, "Traced frame without whole 21-row tracings"),
     "tracing_frame_outside": (Severity.ERROR, "Traced frame index outside the video"),
@@ -42,6 +47,14 @@ KINDS: dict[str, tuple[Severity, str]] = {
         "Fewer than 2 traced frames (excluded, as the original does)",
     ),
     "frame_size": (Severity.EXCLUDE, "Frame size other than the models take"),
+    "video_mismatch": (
+        Severity.WARNING,
+        "FileList NumberOfFrames, FPS or size differs from the video file (the file's values are used)",
+    ),
+    "filelist_ef_inconsistent": (
+        Severity.WARNING,
+        "EF inconsistent with EDV and ESV (the FileList EF is used, as in the original)",
+    ),
     "repeated_tracing": (Severity.WARNING, "Repeated tracing of a frame (42, 63 or 84 rows)"),
     "extra_traced_frames": (Severity.WARNING, "More than 2 traced frames"),
     "tracing_outside_frame": (Severity.WARNING, "Tracing coordinates outside the frame (clipped)"),

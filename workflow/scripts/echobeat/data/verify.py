@@ -2,13 +2,14 @@
 
 The result says, for every video, whether it is usable, and why not. Downstream rules read
 the manifest (and the tracings it keeps), never FileList.csv directly. See
-:mod:`echobeat.problems` for how findings are classed and what ``data.on_error`` does.
+:mod:`echobeat.data.problems` for how findings are classed and what ``data.on_error`` does.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -118,6 +119,16 @@ def _probe_all(videos_dir: Path, names: list[str], threads: int) -> dict[str, Vi
         return dict(zip(names, pool.map(_probe, paths), strict=True))
 
 
+def _declares_fps(info: VideoInfo) -> bool:
+    """Whether the file declares a usable frame rate (OpenCV gives 0 when it declares none)."""
+    return math.isfinite(info.fps) and info.fps > 0
+
+
+def _video_fps(row: FileListRow, info: VideoInfo) -> float | None:
+    """The frame rate the manifest carries: the file's own, or FileList's where the file declares none."""
+    return info.fps if _declares_fps(info) else row.fps
+
+
 def _video_problems(row: FileListRow, info: VideoInfo | VideoReadError, settings: VerifySettings) -> list[Problem]:
     source = f"Videos/{avi_name(row.file_name)}"
     if isinstance(info, VideoReadError):
@@ -134,19 +145,32 @@ def _video_problems(row: FileListRow, info: VideoInfo | VideoReadError, settings
         kind = "video_truncated" if isinstance(info, VideoTruncatedError) else "video_unreadable"
         where = "" if info.frame is None else f"frame {info.frame}: "
         return [Problem(kind, row.file_name, source, None, where + info.reason)]
+    # The original reads only FileName, EF and Split from FileList.csv and takes everything else
+    # from the video itself: a FileList value that disagrees with a decodable file is a warning,
+    # and the manifest carries the file's own values.
     found = []
     mismatch = []
     if row.n_frames is not None and row.n_frames != info.n_frames:
-        mismatch.append(f"NumberOfFrames {row.n_frames} but the video has {info.n_frames} frames")
-    if row.fps is not None and abs(row.fps - info.fps) > settings.fps_tolerance:
-        mismatch.append(f"FPS {row.fps:g} but the video says {info.fps:g}")
+        mismatch.append(
+            f"NumberOfFrames {row.n_frames} but the video has {info.n_frames} frames; {info.n_frames} is used"
+        )
+    if row.fps is not None:
+        if not _declares_fps(info):
+            mismatch.append(f"the video declares no frame rate ({info.fps:g}); the FileList FPS {row.fps:g} is used")
+        elif abs(row.fps - info.fps) > settings.fps_tolerance:
+            mismatch.append(
+                f"FPS {row.fps:g} but the video says {info.fps:g}; {info.fps:g} is used "
+                f"(tolerance {settings.fps_tolerance:g})"
+            )
+    takes_size = (info.height, info.width) == (settings.frame_size, settings.frame_size)
     if (row.height, row.width) != (info.height, info.width) and None not in (row.height, row.width):
         mismatch.append(
             f"FrameHeight x FrameWidth {row.height}x{row.width} but the video is {info.height}x{info.width}"
+            + (f"; {info.height}x{info.width} is used" if takes_size else "")
         )
     for message in mismatch:
         found.append(Problem("video_mismatch", row.file_name, "FileList.csv", row.line, message))
-    if (info.height, info.width) != (settings.frame_size, settings.frame_size):
+    if not takes_size:
         found.append(
             Problem(
                 "frame_size",
@@ -243,7 +267,7 @@ def _tracing_problems(
 def verify_dataset(data_dir: str | os.PathLike[str], settings: VerifySettings, threads: int = 1) -> Verification:
     """Check the dataset in ``data_dir``; return the verification.
 
-    Raises :class:`~echobeat.problems.DatasetFormatError` when a CSV file cannot be read at
+    Raises :class:`~echobeat.data.problems.DatasetFormatError` when a CSV file cannot be read at
     all, and :class:`DatasetCheckFailed` when errors are found and ``on_error`` is ``stop``.
     """
     data_dir = Path(data_dir)
@@ -338,7 +362,7 @@ def _decide(
                 "EF": row.ef,
                 "ESV": row.esv,
                 "EDV": row.edv,
-                "FPS": row.fps,
+                "FPS": _video_fps(row, info),
                 "NumberOfFrames": info.n_frames,
                 "FrameHeight": info.height,
                 "FrameWidth": info.width,

@@ -170,6 +170,7 @@ class ClipDataset(Dataset):
         clips: str = "random",
         pad: int | None = None,
         seed: int = 0,
+        crop: str = "symmetric",
     ):
         if clips not in ("random", "all"):
             raise ValueError(f"clips must be 'random' or 'all', not {clips!r}")
@@ -180,6 +181,7 @@ class ClipDataset(Dataset):
         self.targets = ef.to_numpy(dtype=np.float32)
         self.normaliser = normaliser
         self.length, self.period, self.clips, self.pad, self.seed = length, period, clips, pad, seed
+        self.crop = crop
         self.epoch = 0
         shapes = [cache.shapes[name] for name in self.names]
         self.channels = max((shape[0] for shape in shapes), default=1)
@@ -208,7 +210,7 @@ class ClipDataset(Dataset):
         else:
             video = index
             start = int(rng.integers(n_clips(self.cache.n_frames(self.names[index]), self.length, self.period)))
-        offset = crop_offsets(rng, self.pad) if self.pad else None
+        offset = crop_offsets(rng, self.pad, self.crop) if self.pad else None
         return video, start, offset
 
     def raw(self, index: int) -> tuple[np.ndarray, int]:

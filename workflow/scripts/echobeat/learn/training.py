@@ -27,6 +27,7 @@ import torch
 
 from echobeat.atomic import atomic_path, write_csv
 from echobeat.compute import Compute
+from echobeat.models.weights import save_model
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,13 @@ class TrainingRun:
     gather: Callable[[Accumulator], Accumulator] | None = None
     writes_files: bool = True
     share: Callable[[dict | None], dict | None] | None = None
+    # What best.pt says of itself (model, clip geometry, normalisation, ...): see models.weights.
+    metadata: dict = field(default_factory=dict)
+
+
+def log_columns(task: Task) -> list[str]:
+    """The columns of log.csv for ``task``, one row per epoch and phase."""
+    return ["epoch", "phase", "loss", *task.metric_names, "seconds", "samples", "lr", "peak_memory_mb"]
 
 
 def _rng_state() -> dict:
@@ -278,8 +286,7 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if not run.writes_files:
         return table
-    with atomic_path(out / "best.pt") as tmp:
-        torch.save({"model": best_state, "epoch": best_epoch, "loss": best_loss}, tmp)
+    save_model(out / "best.pt", best_state, best_epoch, best_loss, {**run.metadata, "epochs": run.epochs})
     write_csv(out / "log.csv", table)
     log.info("best validation loss %.6f at epoch %d; wrote %s", best_loss, best_epoch, out / "best.pt")
     return table

@@ -1,8 +1,18 @@
 """Segmentation models by name from torchvision, with the original's one-output head.
 
-``weights`` is ``random`` (initialised from the seed), ``pretrained`` (torchvision's COCO-VOC
-weights of the whole model, downloaded on first use), or the path of a local weights file
-(see :mod:`echobeat.models.weights`).
+``weights`` is one of:
+
+- ``imagenet_backbone``: the backbone starts from torchvision's ImageNet weights, the head is
+  random. This is what the original's default ("random") model was: the torchvision of its time
+  built DeepLabV3 with ``pretrained_backbone=True`` (docs/echonet.md §3);
+- ``random``: everything random (initialised from the seed);
+- ``pretrained``: torchvision's COCO-VOC weights of the whole model, the last convolution
+  replaced by a 1-channel one (the original's ``--pretrained``);
+- the path of a weights file in any format of :mod:`echobeat.models.weights` (our best.pt, the
+  original's checkpoints such as the released ``deeplabv3_resnet50_random.pt``).
+
+Torchvision's weights are downloaded on first use; without internet the error says how to
+place them.
 """
 
 from __future__ import annotations
@@ -10,7 +20,11 @@ from __future__ import annotations
 import torch
 import torchvision
 
-from echobeat.models.weights import download_error, load_state
+from echobeat.models.weights import download_error, load_weights
+
+SEGMENTATION_WEIGHTS = ("imagenet_backbone", "random", "pretrained")
+# The ImageNet weights of the original's time (torchvision 0.9 had one set per backbone).
+BACKBONE_WEIGHTS = "IMAGENET1K_V1"
 
 
 def _segmentation_constructor(name: str):
@@ -52,7 +66,12 @@ def segmentation_model(name: str = "deeplabv3_resnet50", weights: str = "random"
         model.aux_classifier = None
         _one_output_head(model)
         return model
+    if weights == "imagenet_backbone":
+        try:
+            return builder(weights=None, weights_backbone=BACKBONE_WEIGHTS, num_classes=1, aux_loss=False)
+        except Exception as err:  # network errors come in many types
+            raise download_error("segmentation.weights", f"ImageNet backbone weights for {name}", err) from None
     model = builder(weights=None, weights_backbone=None, num_classes=1, aux_loss=False)
     if weights != "random":
-        load_state(model, weights)
+        load_weights(model, weights, f"{name} (one output channel, no auxiliary head)")
     return model

@@ -1,7 +1,8 @@
 """EF video models: torchvision's video ResNets with the original's one-output regression head.
 
 ``weights`` is ``pretrained`` (Kinetics-400, downloaded on first use), ``random``, or the path
-of a local weights file (see :mod:`echobeat.models.weights`). The head is Linear(512, 1) whose
+of a weights file in any format of :mod:`echobeat.models.weights` (our best.pt, the original's
+checkpoints such as the released ``r2plus1d_18_32_2_pretrained.pt``). The head is Linear(512, 1) whose
 bias starts at ``bias`` (the original hard-codes 55.6, the dataset's mean EF).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import torch
 import torchvision
 
-from echobeat.models.weights import download_error, load_state
+from echobeat.models.weights import download_error, load_weights
 
 VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")
 ECHONET_BIAS = 55.6
@@ -41,5 +42,5 @@ def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BI
     with torch.no_grad():
         model.fc.bias.fill_(bias)
     if weights not in ("pretrained", "random"):
-        load_state(model, weights)
+        load_weights(model, weights, f"{name} with an fc of Linear(512, 1)")
     return model

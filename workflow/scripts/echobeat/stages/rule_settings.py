@@ -26,6 +26,8 @@ SEGMENTATION = {
         "device",
         "precision",
     ),
+    # Evaluate-only (epochs: 0): best.pt from the given weights.
+    "import": ("model", "weights", "seed", "precision"),
     "evaluate": ("model", "device", "precision", "inference_batch_size", "bootstrap_samples", "seed"),
     "sizes": ("model", "device", "precision", "inference_batch_size", "size_splits", "beats"),
     "overlays": ("model", "device", "precision", "inference_batch_size", "overlays"),
@@ -47,11 +49,13 @@ VIDEO = {
         "lr_step",
         "lr_gamma",
         "pad",
+        "crop",
         "bias_init",
         "seed",
         "device",
         "precision",
     ),
+    "import": ("model", "frames", "period", "weights", "bias_init", "seed", "precision"),
     "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size"),
 }
 

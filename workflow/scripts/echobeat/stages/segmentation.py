@@ -6,7 +6,9 @@ paths, builds datasets, loaders and the model, and writes the rule's outputs ato
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -16,13 +18,22 @@ from torch.utils.data import DataLoader
 from echobeat.analysis.dice import DICE_COLUMNS, dice_summary, per_video_dice
 from echobeat.atomic import write_csv
 from echobeat.compute import Compute, prepare_device
+from echobeat.data.normalisation import Normaliser
 from echobeat.inference.overlays import write_overlays
 from echobeat.inference.segmentation import frame_sizes, size_table
 from echobeat.learn.datasets import FrameBatches, TracedFramesDataset, check_training_splits, split_rows, stage_data
 from echobeat.learn.segmentation_task import SegmentationTask, traced_frame_counts
-from echobeat.learn.training import TrainingRun, file_digest, fingerprint, fit, make_optimiser, make_scheduler
+from echobeat.learn.training import (
+    TrainingRun,
+    file_digest,
+    fingerprint,
+    fit,
+    log_columns,
+    make_optimiser,
+    make_scheduler,
+)
 from echobeat.models.segmentation import segmentation_model, set_bn_momentum
-from echobeat.models.weights import load_state
+from echobeat.models.weights import load_state, model_card, save_model
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,14 @@ def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
         persistent_workers=compute.loader_workers > 0,
         **kwargs,
     )
+
+
+# What a segmentation best.pt records of the settings that made it.
+CARD_KEYS = ("model", "weights", "precision")
+
+
+def _card(settings: dict, normaliser: Normaliser) -> dict:
+    return model_card("segmentation", settings, CARD_KEYS, normaliser.mean, normaliser.std)
 
 
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
@@ -75,8 +94,21 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
         compute=compute,
         # The shuffle order of an epoch depends on (seed, epoch) alone, so a resumed run repeats it.
         on_epoch_start=lambda epoch: shuffle.manual_seed(settings["seed"] * 1_000_003 + epoch),
+        metadata=_card(settings, normaliser),
     )
     return fit(SegmentationTask(), run)
+
+
+def import_weights(settings: dict, normalisation: str, out_dir: str) -> None:
+    """Evaluate-only (``epochs: 0``): best.pt is the given weights, checked against the model and
+    made self-describing; log.csv has its header and no epoch."""
+    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
+    torch.manual_seed(settings["seed"])  # a head the weights leave random is the seed's
+    model = segmentation_model(settings["model"], settings["weights"])
+    out = Path(out_dir)
+    save_model(out / "best.pt", model.state_dict(), -1, math.nan, {**_card(settings, normaliser), "epochs": 0})
+    write_csv(out / "log.csv", pd.DataFrame(columns=log_columns(SegmentationTask())))
+    log.info("evaluate-only: best.pt holds %s weights (%s)", settings["model"], settings["weights"])
 
 
 def _trained_model(settings: dict, best: str, compute: Compute) -> torch.nn.Module:

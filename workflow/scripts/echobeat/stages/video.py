@@ -8,14 +8,18 @@ Prediction writes clip predictions only; their metrics are the analysis stage's
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from echobeat.atomic import write_csv
 from echobeat.compute import Compute, pick_device, prepare_device
+from echobeat.data.normalisation import Normaliser
 from echobeat.inference.video import predict_all_clips
 from echobeat.learn.datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
 from echobeat.learn.distributed import (
@@ -28,16 +32,32 @@ from echobeat.learn.distributed import (
     rank,
     world_size,
 )
-from echobeat.learn.training import TrainingRun, file_digest, fingerprint, fit, make_optimiser, make_scheduler
+from echobeat.learn.training import (
+    TrainingRun,
+    file_digest,
+    fingerprint,
+    fit,
+    log_columns,
+    make_optimiser,
+    make_scheduler,
+)
 from echobeat.learn.video_task import VideoTask
 from echobeat.logs import log_file
 from echobeat.models.video import ECHONET_BIAS, video_model
-from echobeat.models.weights import load_state
+from echobeat.models.weights import load_state, model_card, save_model
 
 # The module torchrun starts in each process of a distributed run.
 WORKER_MODULE = "echobeat.stages.video_worker"
 
 log = logging.getLogger(__name__)
+
+
+# What an EF best.pt records of the settings that made it (what inference needs to run it).
+CARD_KEYS = ("model", "frames", "period", "weights", "bias_init", "precision")
+
+
+def _card(settings: dict, normaliser) -> dict:
+    return model_card("ef", settings, CARD_KEYS, normaliser.mean, normaliser.std)
 
 
 def train(
@@ -101,7 +121,9 @@ def train_process(
     batch = settings["batch_size"]
     check_training_splits(len(train_table), len(val_table), batch, "the run's batch_size")
     length, period, seed = settings["frames"], settings["period"], settings["seed"]
-    train_set = ClipDataset(cache, train_table, normaliser, length, period, "random", settings["pad"], seed)
+    train_set = ClipDataset(
+        cache, train_table, normaliser, length, period, "random", settings["pad"], seed, settings["crop"]
+    )
     val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
     bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
     torch.manual_seed(seed)
@@ -166,8 +188,23 @@ def train_process(
         gather=gather_totals if world > 1 else None,
         writes_files=me == 0,
         share=from_rank_zero if world > 1 else None,
+        metadata=_card(settings, normaliser),
     )
     return fit(VideoTask(normaliser), run)
+
+
+def import_weights(settings: dict, manifest: str, normalisation: str, out_dir: str) -> None:
+    """Evaluate-only (``epochs: 0``): best.pt is the given weights, checked against the model and
+    made self-describing; log.csv has its header and no epoch."""
+    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
+    train_table = split_rows(pd.read_csv(manifest, dtype={"FileName": str}), "TRAIN")
+    bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
+    torch.manual_seed(settings["seed"])
+    model = video_model(settings["model"], settings["weights"], bias)
+    out = Path(out_dir)
+    save_model(out / "best.pt", model.state_dict(), -1, math.nan, {**_card(settings, normaliser), "epochs": 0})
+    write_csv(out / "log.csv", pd.DataFrame(columns=log_columns(VideoTask(normaliser))))
+    log.info("evaluate-only: best.pt holds %s weights (%s)", settings["model"], settings["weights"])
 
 
 def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
