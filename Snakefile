@@ -19,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/video.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

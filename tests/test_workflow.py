@@ -199,6 +199,7 @@ def check_evaluate_only(workflow_dir, config):
     released = copy.deepcopy(config)
     released["segmentation"].update({"name": "tiny_released", "epochs": 0, "weights": str(weights / "segmentation.pt")})
     released["video"]["runs"] = {
+        **config["video"]["runs"],  # the base config's runs stay dropped
         "tiny_r3d": None,
         "tiny_mc3": None,
         "tiny_r3d_released": {"model": "r3d_18", "epochs": 0, "weights": str(weights / "r3d.pt")},

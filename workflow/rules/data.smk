@@ -25,6 +25,20 @@ if config["dataset"] == "synthetic":
         script:
             "../scripts/synthetic_dataset.py"
 
+    rule predict_examples:
+        input:
+            filelist=dataset_path("FileList.csv"),
+            videos=dataset_path("Videos"),
+        output:
+            examples=directory(predict_examples_dir()),
+        log:
+            "logs/predict_examples.log",
+        localrule: True
+        conda:
+            "../../envs/data.yaml"
+        script:
+            "../scripts/predict_examples.py"
+
 
 checkpoint verify_dataset:
     input:

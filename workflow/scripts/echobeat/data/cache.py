@@ -58,7 +58,7 @@ def _crc32(path: Path) -> int:
     return crc
 
 
-def _source_stamp(source: Path) -> dict:
+def source_stamp(source: Path) -> dict:
     stat = source.stat()
     return {"source_bytes": stat.st_size, "source_mtime_ns": stat.st_mtime_ns}
 
@@ -75,7 +75,7 @@ def entry_problem(cache_dir: str | os.PathLike[str], name: str, source: Path, ch
     if not paths.array.is_file():
         return "array file missing"
     try:
-        stamp = _source_stamp(source)
+        stamp = source_stamp(source)
     except OSError:
         return f"source video {source} missing"
     if stamp["source_bytes"] != meta.get("source_bytes") or stamp["source_mtime_ns"] != meta.get("source_mtime_ns"):
@@ -91,11 +91,16 @@ def entry_problem(cache_dir: str | os.PathLike[str], name: str, source: Path, ch
 
 def build_entry(cache_dir: str | os.PathLike[str], name: str, source: Path) -> dict:
     """Decode ``source`` and write its entry atomically (array first, then sidecar)."""
+    stamp = source_stamp(source)
+    return write_entry(cache_dir, name, read_video(source), stamp)
+
+
+def write_entry(cache_dir: str | os.PathLike[str], name: str, video: np.ndarray, stamp: dict) -> dict:
+    """Write a (C, F, H, W) uint8 array as entry ``name`` atomically (array first, then the sidecar
+    with ``stamp``, the source's size and mtime as :func:`source_stamp` gives them)."""
     paths = entry_paths(cache_dir, name)
     paths.array.parent.mkdir(parents=True, exist_ok=True)
-    stamp = _source_stamp(source)
-    video = read_video(source)
-    if np.array_equal(video[0], video[1]) and np.array_equal(video[1], video[2]):
+    if video.shape[0] == 3 and np.array_equal(video[0], video[1]) and np.array_equal(video[1], video[2]):
         video = video[:1]  # identical channels: one is lossless
     with atomic_path(paths.array) as tmp, open(tmp, "wb") as handle:
         np.save(handle, np.ascontiguousarray(video))
@@ -135,7 +140,7 @@ def build_cache(
         channels, frames, height, width = meta["shape"]
         rows.append([name, str(source), channels, frames, height, width, meta["bytes"], meta["crc32"], int(rebuilt)])
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-    _prune(cache_dir, set(names))
+    prune(cache_dir, set(names))
     log.info(
         "cache: %d entries, %d decoded now, %d reused",
         len(index),
@@ -145,7 +150,7 @@ def build_cache(
     return index
 
 
-def _prune(cache_dir: Path, keep: set[str]) -> None:
+def prune(cache_dir: Path, keep: set[str]) -> None:
     """Delete entries (and partial files) of videos no longer in the manifest."""
     folder = cache_dir / "videos"
     if not folder.is_dir():

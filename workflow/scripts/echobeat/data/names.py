@@ -6,6 +6,9 @@ the prediction files name it with ``.avi``. Joins use the bare name (:func:`vide
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
 import pandas as pd
 
 VIDEO_SUFFIX = ".avi"
@@ -27,3 +30,12 @@ def video_key(names: pd.Series) -> pd.Series:
     """File names without surrounding blanks or a trailing ``.avi`` (any case): the join key."""
     names = names.astype(str).str.strip()
     return names.str.replace(r"\.avi$", "", case=False, regex=True)
+
+
+def video_id(relative: PurePath) -> str:
+    """A name for a user's video file (its path below the input folder) that is unique within the
+    folder and safe as a file name: folders joined by ``__``, other characters than letters,
+    digits, ``-`` and ``_`` (dots and spaces included) replaced by ``_``; so it never ends in
+    ``.avi`` and two files of one name in different folders stay distinct."""
+    parts = [re.sub(r"[^\w-]", "_", part) for part in PurePath(relative).parts]
+    return "__".join(parts)

@@ -154,7 +154,8 @@ class ClipDataset(Dataset):
     """Clips of ``length`` x ``period`` frames for the EF model.
 
     ``clips="random"``: one item per video, one random clip per epoch (call ``set_epoch``).
-    ``clips="all"``: one item per clip of every video. An item is (clip float32
+    ``clips="all"``: one item per clip of every video; ``clips="chosen"``: one item per
+    (video index, clip start) of ``chosen`` (e.g. the clips centred on detected beats). An item is (clip float32
     (3, L, H, W), EF target float32, video index, clip start); a batch from
     ``__getitems__`` (DataLoader with ``collate_fn=prebatched``) is a :class:`ClipBatch`.
     ``pad`` turns on the pad-and-random-crop augmentation (one crop for the whole clip).
@@ -171,9 +172,10 @@ class ClipDataset(Dataset):
         pad: int | None = None,
         seed: int = 0,
         crop: str = "symmetric",
+        chosen: list[tuple[int, int]] | None = None,
     ):
-        if clips not in ("random", "all"):
-            raise ValueError(f"clips must be 'random' or 'all', not {clips!r}")
+        if clips not in ("random", "all", "chosen"):
+            raise ValueError(f"clips must be 'random', 'all' or 'chosen', not {clips!r}")
         self.cache = cache
         self.names = manifest["FileName"].tolist()
         # Inference needs no label: without an EF column every target is NaN.
@@ -192,12 +194,17 @@ class ClipDataset(Dataset):
                 for v, name in enumerate(self.names)
                 for s in clip_starts(cache.n_frames(name), length, period)
             ]
+        elif clips == "chosen":
+            self.items = [(int(v), int(s)) for v, s in (chosen or [])]
+            for v, s in self.items:
+                if not 0 <= s < n_clips(cache.n_frames(self.names[v]), length, period):
+                    raise IndexError(f"clip start {s} is not a clip of {self.names[v]}")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.items) if self.clips == "all" else len(self.names)
+        return len(self.names) if self.clips == "random" else len(self.items)
 
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, index])
@@ -205,7 +212,7 @@ class ClipDataset(Dataset):
     def locate(self, index: int) -> tuple[int, int, tuple[int, int] | None]:
         """(video index, clip start, crop offset or None) of an item."""
         rng = self._rng(index)
-        if self.clips == "all":
+        if self.clips != "random":
             video, start = self.items[index]
         else:
             video = index

@@ -59,5 +59,13 @@ VIDEO = {
     "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size"),
 }
 
+# config["predict"] keys per rule of the prediction workflow.
+PREDICT = {
+    "convert": ("preprocess", "fps"),
+    "sizes": ("segmentation_model", "normalisation", "device", "precision", "frame_batch_size", "beats"),
+    "ef": ("normalisation", "device", "precision", "inference_batch_size", "clips"),
+    "table": ("clips", "beat_sd_flag"),
+}
+
 # config["data"] keys that shape verification (threads change nothing).
 VERIFY = ("on_error", "repeated_tracings", "ef_tolerance", "fps_tolerance", "frame_size")
