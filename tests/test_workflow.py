@@ -119,6 +119,7 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     check_report(report_file, runs=("tiny_r3d", "tiny_mc3"))
     check_rerun_plans(workflow_dir, path, config)
     check_evaluate_only(workflow_dir, config)
+    check_predict(workflow_dir, config, manifest)
     # A video whose content changes is decoded again; the other cache entries are reused.
     name = manifest["FileName"][0]
     video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
@@ -234,6 +235,111 @@ def check_evaluate_only(workflow_dir, config):
     assert not (workflow_dir / "results/segmentation/tiny_bad").exists() or not any(
         (workflow_dir / "results/segmentation/tiny_bad").iterdir()
     )
+
+
+def check_predict(workflow_dir, config, manifest):
+    """The predict target on a folder of the user's own videos: the TEST videos as they are (whose
+    predictions must equal the evaluation path's), the same video as a scanner-like MP4 and as a
+    DICOM, and files that must each get a row with a reason; every other video is predicted."""
+    from echobeat.data.predict_examples import resample, scanner_frames, write_dicom, write_mp4
+
+    folder = workflow_dir / "my videos"
+    tested = manifest[manifest["Split"] == "TEST"]["FileName"].tolist()
+    videos = workflow_dir / "resources/tiny/Videos"
+    (folder / "same").mkdir(parents=True)
+    for name in tested:
+        shutil.copy2(videos / f"{name}.avi", folder / "same" / f"{name}.avi")
+    grey = read_video(videos / f"{tested[0]}.avi")[0]
+    (folder / "exports").mkdir()
+    write_mp4(folder / "exports" / "scanner 30fps.mp4", scanner_frames(resample(grey, 50.0, 30.0), "TEST 30 FPS"), 30.0)
+    write_dicom(folder / "exports" / "échographie.dcm", grey, 50.0, "x")
+    for twin, name in (("a", tested[0]), ("b", tested[1])):
+        (folder / "twins" / twin).mkdir(parents=True)
+        shutil.copy2(videos / f"{name}.avi", folder / "twins" / twin / "echo.avi")
+    (folder / "bad").mkdir()
+    (folder / "bad" / "empty.avi").write_bytes(b"")
+    (folder / "bad" / "notes.avi").write_text("not a video\n")
+    settings = copy.deepcopy(config)
+    settings["predict_dir"] = str(folder)
+    settings["predict"] = {"name": "mine", "ef": ["tiny_r3d"], "clips": "all", "threads": 2}
+    path = write_config(workflow_dir / "predict.yaml", settings)
+    planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
+    assert set(planned) == {
+        "predict_convert",
+        "predict_sizes",
+        "predict_ef",
+        "predict_table",
+        "predict_overlays",
+        "predict_report",
+        "predict",
+    }, planned
+    run_snakemake(workflow_dir, "predict", "--cores", "2", "--configfile", str(path))
+    out = workflow_dir / "results/predict/mine"
+    table = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("Source")
+    assert len(table) == len(tested) + 6
+    assert table.loc["bad/empty.avi", "status"] == "failed" and "empty" in table.loc["bad/empty.avi", "reason"]
+    assert table.loc["bad/notes.avi", "status"] == "failed" and table.loc["bad/notes.avi", "reason"]
+    ok = table[table["status"] == "ok"]
+    assert len(ok) == len(tested) + 4 and ok["Video"].is_unique, "twins get distinct outputs"
+    assert table.loc["exports/scanner 30fps.mp4", "source_width"] == 400
+    assert table.loc["exports/échographie.dcm", "kind"] == "dicom"
+    # The same videos through the prediction workflow and through the evaluation path.
+    clips = pd.read_csv(out / "clips.csv")
+    evaluated = pd.read_csv(workflow_dir / "results/video/tiny_r3d/test_predictions.csv")
+    sizes = pd.read_csv(out / "size.csv")
+    evaluated_sizes = pd.read_csv(workflow_dir / "results/segmentation/tiny/size.csv")
+    for name in tested:
+        video = table.loc[f"same/{name}.avi", "Video"]
+        mine = clips[clips["Video"] == video].sort_values("Clip")
+        theirs = evaluated[evaluated["Filename"] == f"{name}.avi"].sort_values("Clip")
+        assert mine["Clip"].tolist() == theirs["Clip"].tolist()
+        assert mine["Prediction"].to_numpy() == pytest.approx(theirs["Prediction"].to_numpy(), abs=1e-4)
+        mine_sizes = sizes[sizes["Filename"] == f"{video}.avi"]["Size"].tolist()
+        assert mine_sizes == evaluated_sizes[evaluated_sizes["Filename"] == f"{name}.avi"]["Size"].tolist()
+        assert table.loc[f"same/{name}.avi", "EF_tiny_r3d_all_clips"] == pytest.approx(
+            theirs["Prediction"].mean(), abs=1e-4
+        )
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert all(source in report for source in table.index) and "not a diagnosis" in report
+    assert sorted(p.suffix for p in (out / "overlays").iterdir()).count(".avi") == len(ok)
+    # An edit of a predict setting reruns prediction jobs only.
+    settings["predict"]["beat_sd_flag"] = 1.0
+    write_config(path, settings)
+    planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
+    assert set(planned) == {"predict_table", "predict_report", "predict"}, planned
+    # A folder without a single file stops with one clear message.
+    empty = workflow_dir / "nothing here"
+    empty.mkdir()
+    settings["predict_dir"], settings["predict"]["name"] = str(empty), "nothing"
+    write_config(path, settings)
+    proc = run_snakemake(workflow_dir, "predict", "--cores", "1", "--configfile", str(path), check=False)
+    assert proc.returncode != 0 and "holds no file to predict on" in proc.stdout + proc.stderr
+
+
+def test_predict_with_model_files_plans_no_training(workflow_dir, tmp_path):
+    """Model files: only the prediction jobs, nothing of the dataset or training chain."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a.avi").write_bytes(b"placeholder: a dry run reads nothing")
+    for name in ("seg.pt", "ef.pt"):
+        (tmp_path / name).write_bytes(b"placeholder")
+    settings = {
+        "predict_dir": str(videos),
+        "predict": {"segmentation": str(tmp_path / "seg.pt"), "ef": [str(tmp_path / "ef.pt")]},
+    }
+    path = write_config(workflow_dir / "files.yaml", settings)
+    planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
+    assert planned == {
+        "predict_convert": 1,
+        "predict_sizes": 1,
+        "predict_ef": 1,
+        "predict_table": 1,
+        "predict_overlays": 1,
+        "predict_report": 1,
+        "predict": 1,
+    }, planned
+    proc = run_snakemake(workflow_dir, "-n", "predict", check=False)
+    assert proc.returncode != 0 and "--config predict_dir=" in proc.stdout + proc.stderr
 
 
 def test_released_config_plans_no_training(workflow_dir, tmp_path):

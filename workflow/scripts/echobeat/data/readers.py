@@ -6,8 +6,8 @@ raises :class:`InputError`, whose message is one line naming the file and the re
 OpenCV or pydicom.
 
 How a file is recognised: a DICOM preamble (``DICM`` at byte 128) or a ``.dcm``/``.dicom``/``.dic`` name means
-DICOM; anything else is tried as a video first and, when OpenCV cannot open it, as a DICOM data set without a
-preamble (some exports write those, often with no extension).
+DICOM; a known video extension means video; anything else is tried as a video first and, when OpenCV cannot open
+it, as a DICOM data set without a preamble (some exports write those, often with no extension).
 
 DICOM pixel data go through pydicom's pixel handlers, so uncompressed, RLE, JPEG baseline/extended, JPEG-LS
 and JPEG 2000 transfer syntaxes decode (with pylibjpeg or GDCM installed). Video-compressed DICOM (MPEG-2,
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -168,7 +167,7 @@ def probe(path: str | os.PathLike[str]) -> SourceInfo:
     """Describe a source from its header where possible (a video's first frame is decoded to check it decodes)."""
     path = Path(path)
     if _kind(path) == "dicom":
-        return _dicom_header(path, strict=True)[0]
+        return _dicom_header(path)[0]
     capture = _open_video(path)
     if capture is None:
         return _dicom_fallback(path)[0]
@@ -189,7 +188,7 @@ def open_stream(path: str | os.PathLike[str], rgb: bool = False) -> FrameStream:
     """Like :func:`iter_frames`, but grey sources yield (H, W) frames unless ``rgb`` (saves work when converting)."""
     path = Path(path)
     if _kind(path) == "dicom":
-        return _dicom_stream(path, *_dicom_header(path, strict=True), rgb=rgb)
+        return _dicom_stream(path, *_dicom_header(path), rgb=rgb)
     capture = _open_video(path)
     if capture is None:
         return _dicom_stream(path, *_dicom_fallback(path), rgb=rgb)
@@ -315,22 +314,35 @@ def _video_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
 def _read_dataset(path: Path):
     import pydicom
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # Large values (the pixel data) stay on disk until asked for.
-        return pydicom.dcmread(path, force=True, defer_size="64 KB")
+    # Large values (the pixel data) stay on disk until asked for. Warnings are left alone: catching them is not
+    # thread-safe, and files are converted in threads.
+    return pydicom.dcmread(path, force=True, defer_size="64 KB")
+
+
+def _has_pixel_data_tag(path: Path) -> bool:
+    """Whether the bytes of a (7FE0,0010) Pixel Data tag occur in the file (little endian)."""
+    marker = b"\xe0\x7f\x10\x00"
+    tail = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if marker in tail + chunk:
+                return True
+            tail = chunk[-3:]
+    return False
 
 
 def _dicom_fallback(path: Path):
     """A file OpenCV cannot open: a DICOM data set without preamble, or neither."""
     try:
         ds = _read_dataset(path)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, "neither a video OpenCV can read nor a DICOM file") from exc
     looks_dicom = any(tag in ds for tag in (0x00080016, 0x00080060, 0x00280010, 0x7FE00010))
     if not looks_dicom:
         raise InputError(path, "neither a video OpenCV can read nor a DICOM file")
-    return _dicom_header(path, strict=False, ds=ds)
+    return _dicom_header(path, ds)
 
 
 def _number(value) -> float | None:
@@ -365,7 +377,7 @@ def _dicom_fps(ds) -> tuple[float, str | None]:
     return DEFAULT_FPS, f"no frame rate in the DICOM: {DEFAULT_FPS:g} fps assumed"
 
 
-def _dicom_header(path: Path, strict: bool, ds=None):
+def _dicom_header(path: Path, ds=None):
     """(SourceInfo, frame function, iter_pixels keyword arguments) after every check that needs no decoding."""
     from pydicom.pixels.decoders.base import get_decoder
     from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -373,6 +385,8 @@ def _dicom_header(path: Path, strict: bool, ds=None):
     if ds is None:
         try:
             ds = _read_dataset(path)
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(path, f"not a readable DICOM file ({_brief(exc)})") from exc
     try:
@@ -380,8 +394,11 @@ def _dicom_header(path: Path, strict: bool, ds=None):
         if modality and modality.upper() != "US":
             raise InputError(path, f"modality {modality}, not ultrasound")
         if "PixelData" not in ds:
-            other = "float pixel data, not an image" if ("FloatPixelData" in ds or "DoublePixelData" in ds) else ""
-            raise InputError(path, other or "no pixel data")
+            if 0x7FE00008 in ds or 0x7FE00009 in ds:
+                raise InputError(path, "float pixel data, not an image")
+            if _has_pixel_data_tag(path):  # pydicom drops a data set whose encapsulated pixel data end early
+                raise InputError(path, "the pixel data cannot be read (the file ends early or is damaged)")
+            raise InputError(path, "no pixel data")
         frames_value = ds.get("NumberOfFrames")
         frames = int(frames_value) if frames_value not in (None, "") else 1
         if frames < 1:
@@ -391,15 +408,6 @@ def _dicom_header(path: Path, strict: bool, ds=None):
         rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
         if rows < 1 or cols < 1:
             raise InputError(path, f"image size {rows}x{cols} in the header")
-        photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
-        if photometric not in _PHOTOMETRIC:
-            raise InputError(path, f"photometric interpretation {photometric or '(missing)'} is not supported")
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        expected = 3 if _PHOTOMETRIC[photometric] == "rgb" else 1
-        if samples != expected:
-            raise InputError(path, f"{samples} samples per pixel with photometric {photometric}")
-        bits = int(ds.get("BitsStored", 0) or ds.get("BitsAllocated", 0) or 8)
-
         kwargs = {}
         tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         if not tsyntax:
@@ -418,6 +426,14 @@ def _dicom_header(path: Path, strict: bool, ds=None):
             raise InputError(
                 path, f"transfer syntax {tsyntax.name} needs a decoder plugin (install pylibjpeg or python-gdcm)"
             )
+        photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+        if photometric not in _PHOTOMETRIC:
+            raise InputError(path, f"photometric interpretation {photometric or '(missing)'} is not supported")
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        expected = 3 if _PHOTOMETRIC[photometric] == "rgb" else 1
+        if samples != expected:
+            raise InputError(path, f"{samples} samples per pixel with photometric {photometric}")
+        bits = int(ds.get("BitsStored", 0) or ds.get("BitsAllocated", 0) or 8)
     except InputError:
         raise
     except Exception as exc:  # malformed header values
@@ -425,8 +441,8 @@ def _dicom_header(path: Path, strict: bool, ds=None):
 
     fps, fps_note = _dicom_fps(ds)
     notes = []
-    if not strict:
-        notes.append("DICOM data set without the DICOM file preamble")
+    if "transfer_syntax_uid" in kwargs:
+        notes.append(f"no DICOM file meta information: {tsyntax.name} assumed")
     if tsyntax.is_compressed:
         notes.append(f"{tsyntax.name} decoded")
     if photometric in ("YBR_FULL", "YBR_FULL_422"):
@@ -484,12 +500,7 @@ def _dicom_stream(path: Path, info: SourceInfo, frame_function, kwargs, rgb: boo
         # From the file, so only one frame's pixel data is read at a time.
         arrays = iter_pixels(path, **kwargs)
         try:
-            while True:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    arr = next(arrays, None)
-                if arr is None:
-                    return
+            for arr in arrays:
                 yield frame_function(arr)
         finally:
             arrays.close()

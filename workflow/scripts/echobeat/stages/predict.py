@@ -72,6 +72,10 @@ def _convert_one(source: Path, relative: Path, name: str, cache_dir: Path, setti
     except InputError as err:
         row.update({"status": "failed", "reason": str(err).replace(str(source), str(relative))})
         return row
+    except Exception as err:  # a decoder's own failure: still a row, never a stopped run
+        log.debug("%s", relative, exc_info=True)
+        row.update({"status": "failed", "reason": f"{relative}: cannot be read ({type(err).__name__}: {err})"})
+        return row
     write_entry(cache_dir, name, converted.frames[None], source_stamp(source))
     info = converted.source
     row.update(
