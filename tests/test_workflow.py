@@ -253,7 +253,7 @@ def check_predict(workflow_dir, config, manifest):
     (folder / "exports").mkdir()
     write_mp4(folder / "exports" / "scanner 30fps.mp4", scanner_frames(resample(grey, 50.0, 30.0), "TEST 30 FPS"), 30.0)
     write_dicom(folder / "exports" / "échographie.dcm", grey, 50.0, "x")
-    for twin, name in (("a", tested[0]), ("b", tested[1])):
+    for twin, name in zip(("a", "b"), manifest["FileName"][:2], strict=True):
         (folder / "twins" / twin).mkdir(parents=True)
         shutil.copy2(videos / f"{name}.avi", folder / "twins" / twin / "echo.avi")
     (folder / "bad").mkdir()
@@ -275,7 +275,7 @@ def check_predict(workflow_dir, config, manifest):
     }, planned
     run_snakemake(workflow_dir, "predict", "--cores", "2", "--configfile", str(path))
     out = workflow_dir / "results/predict/mine"
-    table = pd.read_csv(out / "predictions.csv", keep_default_na=False).set_index("Source")
+    table = pd.read_csv(out / "predictions.csv").set_index("Source")
     assert len(table) == len(tested) + 6
     assert table.loc["bad/empty.avi", "status"] == "failed" and "empty" in table.loc["bad/empty.avi", "reason"]
     assert table.loc["bad/notes.avi", "status"] == "failed" and table.loc["bad/notes.avi", "reason"]

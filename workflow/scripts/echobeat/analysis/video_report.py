@@ -90,7 +90,9 @@ def _models(predictions: pd.DataFrame) -> list[str]:
 
 def write_report(path: str, predictions_path: str, beats_path: str, sizes_path: str, index_path: str) -> None:
     """report.html of a prediction folder."""
-    predictions = pd.read_csv(predictions_path, dtype={"Source": str, "Video": str}, keep_default_na=False)
+    predictions = pd.read_csv(predictions_path, dtype={"Source": str, "Video": str, "ES_frames": str, "ED_frames": str})
+    text = [c for c in predictions.columns if c.endswith("_flag") or c in ("ES_frames", "ED_frames", "reason", "steps")]
+    predictions[text] = predictions[text].fillna("")
     beats = pd.read_csv(beats_path, dtype={"Video": str}) if Path(beats_path).stat().st_size > 1 else pd.DataFrame()
     sizes = pd.read_csv(sizes_path, dtype={"Filename": str})
     cache_dir = Path(index_path).parent / "videos"

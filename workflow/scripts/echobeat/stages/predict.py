@@ -65,7 +65,7 @@ class PredictError(Exception):
 
 
 def _convert_one(source: Path, relative: Path, name: str, cache_dir: Path, settings: dict) -> dict:
-    row = dict.fromkeys(INPUT_COLUMNS, "")
+    row = dict.fromkeys(INPUT_COLUMNS)  # numbers stay empty (NaN) for a file that fails
     row.update({"Source": str(relative), "Video": name})
     try:
         converted = convert(source, settings["preprocess"], settings["fps"])
@@ -194,8 +194,19 @@ def segmentation_model_file(path: str, settings: dict) -> ModelFile:
     return ModelFile(path, meta.get("model", settings["segmentation_model"]), mean, std)
 
 
+TEXT_COLUMNS = {"Source": str, "Video": str, "status": str, "reason": str, "kind": str, "preprocess": str, "steps": str}
+
+
+def read_inputs(path: str) -> pd.DataFrame:
+    """inputs.csv (or predictions.csv) with its text columns as text, empty text as ''."""
+    table = pd.read_csv(path, dtype=TEXT_COLUMNS)
+    text = [c for c in table.columns if c in TEXT_COLUMNS or c.endswith("_flag") or c in ("ES_frames", "ED_frames")]
+    table[text] = table[text].fillna("")
+    return table
+
+
 def _videos(inputs_path: str) -> pd.DataFrame:
-    inputs = pd.read_csv(inputs_path, dtype={"Source": str, "Video": str}, keep_default_na=False)
+    inputs = read_inputs(inputs_path)
     return inputs[inputs["status"] == "ok"].reset_index(drop=True).rename(columns={"Video": "FileName"})
 
 
@@ -280,7 +291,7 @@ def video_table(settings: dict, inputs: str, size_csv: str, masks_dir: str, clip
     """predictions.csv (one row per input file), beats.csv (one row per beat and model), clips.csv."""
     from echobeat.inference.measurements import beat_measurements
 
-    inputs_table = pd.read_csv(inputs, dtype={"Source": str, "Video": str}, keep_default_na=False)
+    inputs_table = read_inputs(inputs)
     sizes_table = pd.read_csv(size_csv, dtype={"Filename": str})
     clips = pd.concat([pd.read_csv(p, dtype={"Filename": str}) for p in clip_paths], ignore_index=True)
     per_video = {}
@@ -318,8 +329,7 @@ def video_table(settings: dict, inputs: str, size_csv: str, masks_dir: str, clip
                 row[f"EF_{label}_all_clips"] = float(mine.mean()) if len(mine) else float("nan")
     measured = pd.DataFrame.from_dict(per_video, orient="index").rename_axis("Video").reset_index()
     table = inputs_table.merge(measured, on="Video", how="left")
-    short = table["frames"].apply(lambda f: bool(f != "" and float(f) < clip_span(clips)))
-    table["short_video"] = short.astype(int)
+    table["short_video"] = (table["frames"] < clip_span(clips)).astype(int)
     beats_out = pd.concat(beat_rows, ignore_index=True) if beat_rows else pd.DataFrame()
     clips_out = clips.assign(Video=clips["Filename"].str.removesuffix(".avi"))[["Video", "Clip", "model", "Prediction"]]
     return table, beats_out, clips_out
@@ -391,7 +401,7 @@ def evaluate(settings: dict, models: list[str], predictions_path: str, labels_pa
     """
     from echobeat.analysis.metrics import auc_table, metrics_table
 
-    table = pd.read_csv(predictions_path, dtype={"Source": str, "Video": str}, keep_default_na=False)
+    table = read_inputs(predictions_path)
     labels = labels_table(labels_path)
     by_name = {}
     for name, ef in zip(labels["FileName"].str.strip(), labels["EF"], strict=True):
