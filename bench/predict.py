@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from echobeat.compute import Compute, prepare_device  # noqa: E402
+from echobeat.compute import Compute, cpu_has_native_bf16, prepare_device  # noqa: E402
 from echobeat.data.cache import VideoCache, source_stamp, write_entry  # noqa: E402
 from echobeat.data.normalisation import Normaliser  # noqa: E402
 from echobeat.data.preprocess import convert  # noqa: E402
@@ -48,15 +48,6 @@ from echobeat.models.segmentation import segmentation_model  # noqa: E402
 from echobeat.models.video import video_model  # noqa: E402
 
 FRAMES, PERIOD, BEAT_EVERY = 32, 2, 45
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo (Linux)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def timed(function):
@@ -110,7 +101,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    compute = prepare_device(args.device, args.threads, "bf16")
+    # float32 first (the reference), then bf16 where the CPU computes it natively.
+    compute = prepare_device(args.device, args.threads, "fp32")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         source = one_video(workdir)

@@ -22,11 +22,14 @@ TORCH_FREE = [
     "echobeat.analysis.metrics",
     "echobeat.analysis.stats",
     "echobeat.analysis.tables",
+    "echobeat.analysis.video_report",
     "echobeat.stages.analysis",
     "echobeat.stages.rule_settings",
     "echobeat.data.names",
     "echobeat.data.verify",
     "echobeat.data.normalisation",
+    # The prediction workflow's table, report and evaluation rules load no model.
+    "echobeat.stages.predict",
 ]
 
 

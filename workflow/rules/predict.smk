@@ -93,7 +93,7 @@ if PREDICT_DIR is not None:
             "logs/predict/table.log",
         localrule: True
         conda:
-            "../../envs/analysis.yaml"
+            "../../envs/torch.yaml"
         params:
             settings=predict_settings("table"),
         script:
@@ -147,7 +147,7 @@ if PREDICT_DIR is not None:
             "logs/predict/evaluation.log",
         localrule: True
         conda:
-            "../../envs/analysis.yaml"
+            "../../envs/torch.yaml"
         params:
             models=list(predict_ef_models()),
             settings=predict_evaluation_settings(),

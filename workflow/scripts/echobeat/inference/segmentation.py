@@ -54,7 +54,8 @@ def predicted_masks(model, video: np.ndarray, normaliser: Normaliser, compute: C
     model.eval()
     masks = []
     for first in range(0, video.shape[1], batch):
-        pixels = torch.from_numpy(np.ascontiguousarray(video[:, first : first + batch].transpose(1, 0, 2, 3)))
+        # A copy: the cache's memory map is read-only.
+        pixels = torch.from_numpy(np.array(video[:, first : first + batch].transpose(1, 0, 2, 3)))
         with compute.autocast():
             masks.append((logits(model, normaliser.batch(pixels, compute.device), compute) > 0).cpu().numpy())
     return np.concatenate(masks)

@@ -222,7 +222,7 @@ def sizes(settings: dict, weights: str, inputs: str, index: str, masks_dir: str,
     from echobeat.models.segmentation import segmentation_model
     from echobeat.models.weights import load_weights
 
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], cpu_bf16=True)
     spec = segmentation_model_file(weights, settings)
     model = segmentation_model(spec.model, "random")
     load_weights(model, weights, spec.model)
@@ -261,7 +261,7 @@ def clip_predictions(
     from echobeat.models.video import video_model
     from echobeat.models.weights import load_weights
 
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], cpu_bf16=True)
     spec = ef_model_file(weights, settings)
     model = video_model(spec.model, "random")
     load_weights(model, weights, spec.model)
