@@ -2,8 +2,8 @@
 
 From the repository root:
 
-    python bench/predict.py                 # CPU, the job's threads (default 2)
-    python bench/predict.py --device cuda   # a GPU: also videos per second over a batch of videos
+    python bench/predict.py                 # CPU, 2 threads: float32, then bf16 where native
+    python bench/predict.py --device cuda   # a GPU (bf16 autocast, channels-last)
 
 It writes one synthetic EchoNet-format video (200 frames at 50 fps), then times, with the models
 already loaded (random weights: the speed does not depend on them) and the workflow's own code:
@@ -16,7 +16,8 @@ already loaded (random weights: the speed does not depend on them) and the workf
 - the per-beat measurements (``inference.measurements``).
 
 On a CPU with native bf16 (AVX512-BF16 or AMX, detected), it also runs the models under bf16
-autocast and reports how far the EF and the LV areas move from float32.
+autocast and reports how far the EF and the LV areas move from float32. Each total is the
+seconds of one video after the models are loaded; its inverse is the videos per second.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     # float32 first (the reference), then bf16 where the CPU computes it natively.
-    compute = prepare_device(args.device, args.threads, "fp32")
+    compute = prepare_device(args.device, args.threads, "bf16" if args.device.startswith("cuda") else "fp32")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         source = one_video(workdir)
@@ -130,13 +131,15 @@ def main() -> None:
             results["cpu_bf16"] = {
                 "segmentation_s": bf16["segmentation_s"],
                 "ef_s": bf16["ef_s"],
+                "total_s": convert_seconds + bf16["segmentation_s"] + bf16["ef_s"] + bf16["measurements_s"],
                 "max_ef_difference": float(np.abs(bf16["predictions"] - runs["beats"]["predictions"]).max()),
                 "max_area_difference_pixels": int(np.abs(bf16["sizes"] - runs["beats"]["sizes"]).max()),
             }
         for clips, measured in runs.items():
             total = convert_seconds + measured["segmentation_s"] + measured["ef_s"] + measured["measurements_s"]
             results[f"clips_{clips}"] = {k: v for k, v in measured.items() if k not in ("predictions", "sizes")} | {
-                "total_s": total
+                "total_s": total,
+                "videos_per_s": 1.0 / total,
             }
     print(json.dumps(results, indent=2))
     if args.out:

@@ -1,6 +1,6 @@
 """One process of a float64 distributed training run, for tests/test_distributed.py.
 
-Started by torchrun like ``echobeat.video_ddp``, with the default dtype set to float64 first, so
+Started by torchrun like ``echobeat.stages.video_worker``, with the default dtype set to float64 first, so
 that one process and several can be compared far below float32 rounding.
 """
 

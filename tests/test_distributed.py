@@ -46,6 +46,7 @@ SETTINGS = {
     "lr_step": None,
     "lr_gamma": 0.1,
     "pad": 2,
+    "crop": "symmetric",
     "bias_init": "train_mean",
     "seed": 3,
     "device": "cpu",

@@ -452,7 +452,7 @@ def predict_outputs():
 
 
 def predict_evaluation_settings():
-    """What rule predict_evaluation uses: the analysis stage's bootstrap and AUC thresholds."""
+    """The analysis stage's bootstrap and AUC thresholds, for predict_evaluation."""
     analysis = config["analysis"]
     return {
         key: analysis[key] for key in ("bootstrap_samples", "seed", "auc_thresholds")
