@@ -261,7 +261,8 @@ def check_predict(workflow_dir, config, manifest):
     (folder / "bad" / "notes.avi").write_text("not a video\n")
     settings = copy.deepcopy(config)
     settings["predict_dir"] = str(folder)
-    settings["predict"] = {"name": "mine", "ef": ["tiny_r3d"], "clips": "all", "threads": 2}
+    # fp32: the evaluation path computes in float32 on a CPU (bf16 differs within BENCHMARKS.md's tolerance).
+    settings["predict"] = {"name": "mine", "ef": ["tiny_r3d"], "clips": "all", "precision": "fp32", "threads": 2}
     path = write_config(workflow_dir / "predict.yaml", settings)
     planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
     assert set(planned) == {
@@ -302,11 +303,23 @@ def check_predict(workflow_dir, config, manifest):
     report = (out / "report.html").read_text(encoding="utf-8")
     assert all(source in report for source in table.index) and "not a diagnosis" in report
     assert sorted(p.suffix for p in (out / "overlays").iterdir()).count(".avi") == len(ok)
+    # Labels make the folder an external test set: the analysis stage's metrics of each model.
+    labels = manifest[manifest["FileName"].isin(tested)].assign(FileName=lambda t: "same/" + t["FileName"] + ".avi")
+    labels[["FileName", "EF"]].to_csv(workflow_dir / "labels.csv", index=False)
+    settings["predict"]["labels"] = str(workflow_dir / "labels.csv")
+    write_config(path, settings)
+    run_snakemake(workflow_dir, "predict", "--cores", "2", "--configfile", str(path))
+    metrics = pd.read_csv(out / "metrics.csv").set_index(["model", "method", "metric"])
+    means = table.loc[[f"same/{n}.avi" for n in tested], "EF_tiny_r3d_all_clips"].to_numpy()
+    truth = manifest.set_index("FileName").loc[tested, "EF"].to_numpy()
+    assert metrics.loc[("tiny_r3d", "all_clips", "MAE"), "value"] == pytest.approx(abs(means - truth).mean())
+    assert metrics.loc[("tiny_r3d", "all_clips", "MAE"), "videos"] == len(tested)
+    assert (out / "auc.csv").exists()
     # An edit of a predict setting reruns prediction jobs only.
     settings["predict"]["beat_sd_flag"] = 1.0
     write_config(path, settings)
     planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
-    assert set(planned) == {"predict_table", "predict_report", "predict"}, planned
+    assert set(planned) == {"predict_table", "predict_report", "predict_evaluation", "predict"}, planned
     # A folder without a single file stops with one clear message.
     empty = workflow_dir / "nothing here"
     empty.mkdir()
