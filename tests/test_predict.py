@@ -82,3 +82,61 @@ def test_flags():
     assert _flags(1, math.nan, 5.0) == "one beat only"
     assert _flags(3, 2.0, 5.0) == ""
     assert _flags(3, 7.5, 5.0) == "beats disagree (SD 7.5 > 5)"
+
+
+def test_the_per_video_table_by_hand(tmp_path):
+    """Two beats at frames 40 and 80 of a 100-frame video; model a predicts on both beat clips,
+    model b found no beat clip (an empty clips file) and still gets its columns."""
+    from echobeat.stages.predict import INPUT_COLUMNS, video_table
+
+    inputs = pd.DataFrame([dict.fromkeys(INPUT_COLUMNS)])
+    inputs.loc[0, ["Source", "Video", "status", "frames", "fps"]] = ["x/v.mp4", "x__v_mp4", "ok", 100, 50.0]
+    inputs.to_csv(tmp_path / "inputs.csv", index=False)
+    size = np.full(100, 900)
+    size[[40, 80]] = 400  # the end-systoles
+    size[60] = 1000  # the end-diastole between them
+    pd.DataFrame(
+        {
+            "Filename": "x__v_mp4.avi",
+            "Frame": range(100),
+            "Size": size,
+            "HumanLarge": 0,
+            "HumanSmall": 0,
+            "ComputerSmall": [int(f in (40, 80)) for f in range(100)],
+        }
+    ).to_csv(tmp_path / "size.csv", index=False)
+    (tmp_path / "masks").mkdir()
+    masks = np.zeros((100, 112, 112), bool)
+    masks[:, 10:50, 10:35] = True
+    np.savez_compressed(tmp_path / "masks" / "x__v_mp4.npz", masks=masks)
+    # 4 frames every 8: the clip of a beat starts 16 frames before it.
+    pd.DataFrame(
+        {
+            "Filename": "x__v_mp4.avi",
+            "Clip": [24, 64],
+            "Prediction": [50.0, 60.0],
+            "model": "a",
+            "frames": 4,
+            "period": 8,
+        }
+    ).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame(columns=["Filename", "Clip", "Prediction", "model", "frames", "period"]).to_csv(
+        tmp_path / "b.csv", index=False
+    )
+    settings = {"clips": "beats", "beat_sd_flag": 5.0}
+    table, beats, clips = video_table(
+        settings,
+        tmp_path / "inputs.csv",
+        tmp_path / "size.csv",
+        tmp_path / "masks",
+        [tmp_path / "a.csv", tmp_path / "b.csv"],
+    )
+    row = table.iloc[0]
+    assert row["beats_found"] == 2 and row["ES_frames"] == "40 80" and row["ED_frames"] == "60"
+    assert row["FAC"] == pytest.approx(100 * (1000 - 400) / 1000)
+    assert row["EF_a"] == pytest.approx(55.0) and row["EF_a_beats"] == 2
+    assert row["EF_a_beat_sd"] == pytest.approx(np.std([50.0, 60.0], ddof=1))
+    assert row["EF_a_flag"] == "beats disagree (SD 7.1 > 5)"
+    assert np.isnan(row["EF_b"]) and row["EF_b_flag"] == "no beat with a clip"
+    assert beats[["Frame", "Clip", "Prediction"]].values.tolist() == [[40, 24, 50.0], [80, 64, 60.0]]
+    assert clips["model"].tolist() == ["a", "a"] and row["short_video"] == 0

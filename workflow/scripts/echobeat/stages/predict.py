@@ -312,10 +312,15 @@ def video_table(settings: dict, inputs: str, size_csv: str, masks_dir: str, clip
             "EF_area_length": measured["EF_area_length"].mean(),
         }
     flag_sd = settings["beat_sd_flag"]
-    for label, model_clips in clips.groupby("model", sort=False):
-        frames, period = int(model_clips["frames"].iloc[0]), int(model_clips["period"].iloc[0])
-        beats = beat_predictions(model_clips, sizes_table, clip_offset(frames, period))
-        beats = beats.assign(Video=beats["Filename"].str.removesuffix(".avi"), model=label)
+    # Every model gets its columns, also one that found no beat with a clip (an empty clips file).
+    for label in [Path(p).stem for p in clip_paths]:
+        model_clips = clips[clips["model"] == label]
+        if model_clips.empty:
+            beats = pd.DataFrame(columns=["Filename", "Frame", "Clip", "Prediction"])
+        else:
+            frames, period = int(model_clips["frames"].iloc[0]), int(model_clips["period"].iloc[0])
+            beats = beat_predictions(model_clips, sizes_table, clip_offset(frames, period))
+        beats = beats.assign(Video=beats["Filename"].astype(str).str.removesuffix(".avi"), model=label)
         beat_rows.append(beats)
         for video, row in per_video.items():
             values = beats.loc[beats["Video"] == video, "Prediction"]
