@@ -68,8 +68,11 @@ def trace_figure(path: str | os.PathLike[str], name: str, size: np.ndarray, beat
     ax.plot(frames, size, color="black", linewidth=1, label="LV size (pixels)")
     for i, beat in enumerate(beats):
         ax.axvline(beat, color="tab:red", linewidth=1, label="detected end-systole" if i == 0 else None)
-    ax.axvline(ed, color="tab:green", linestyle="--", linewidth=1, label="traced ED")
-    ax.axvline(es, color="tab:blue", linestyle="--", linewidth=1, label="traced ES")
+    # A video without tracings (the predict workflow) passes -1: no traced lines.
+    if ed >= 0:
+        ax.axvline(ed, color="tab:green", linestyle="--", linewidth=1, label="traced ED")
+    if es >= 0:
+        ax.axvline(es, color="tab:blue", linestyle="--", linewidth=1, label="traced ES")
     ax.set_xlabel(f"frame ({fps:g} frames/s)")
     ax.set_ylabel("pixels")
     ax.set_title(name, fontsize=9)
