@@ -271,9 +271,9 @@ def clip_predictions(
     if settings["clips"] == "all":
         dataset = ClipDataset(cache, videos, spec.normaliser, spec.frames, spec.period, clips="all")
     else:
-        size_table_ = pd.read_csv(size_csv, dtype={"Filename": str})
+        traces = pd.read_csv(size_csv, dtype={"Filename": str})
         n_frames = {name: cache.n_frames(name) for name in videos["FileName"]}
-        beats = beat_clip_starts(size_table_, n_frames, spec.frames, spec.period)
+        beats = beat_clip_starts(traces, n_frames, spec.frames, spec.period)
         position = {name: v for v, name in enumerate(videos["FileName"])}
         chosen = sorted({(position[key], int(clip)) for key, clip in zip(beats["key"], beats["Clip"], strict=True)})
         dataset = ClipDataset(cache, videos, spec.normaliser, spec.frames, spec.period, clips="chosen", chosen=chosen)
