@@ -51,6 +51,7 @@ SETTINGS = {
     "seed": 3,
     "device": "cpu",
     "precision": "bf16",
+    "inference_batch_size": 4,
 }
 
 

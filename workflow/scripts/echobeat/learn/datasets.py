@@ -9,7 +9,9 @@ and are normalised where they are used, on the GPU when there is one
 
 Randomness (clip starts, crop offsets) is drawn from a generator seeded by (seed, epoch,
 item), never from a worker's state, so a run with the same seed yields the same clips
-whatever the number of DataLoader workers.
+whatever the number of DataLoader workers. With :class:`EpochBatches` the epoch travels with
+every index, so DataLoader workers that live across epochs (``persistent_workers``) draw each
+epoch's clips without being told of it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
 from echobeat.data.cache import VideoCache
 from echobeat.data.clips import clip_starts, crop_offsets, n_clips, take_clip
@@ -66,6 +68,28 @@ def batch_buffer(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> to
     elem = torch.empty(0, dtype=dtype)
     storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
     return elem.new(storage).resize_(*shape)
+
+
+class EpochBatches(Sampler[list[tuple[int, int]]]):
+    """``batches`` (lists of item indices, or a batch sampler) as lists of (epoch, item) pairs.
+
+    The DataLoader iterates it in the main process at the start of every epoch, after
+    ``set_epoch``, so the pairs carry the current epoch to workers that outlive an epoch.
+    """
+
+    def __init__(self, batches):
+        self.batches = batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield [(self.epoch, index) for index in batch]
 
 
 def prebatched(batch):
@@ -206,12 +230,11 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.names) if self.clips == "random" else len(self.items)
 
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, index])
-
-    def locate(self, index: int) -> tuple[int, int, tuple[int, int] | None]:
-        """(video index, clip start, crop offset or None) of an item."""
-        rng = self._rng(index)
+    def locate(self, index: int | tuple[int, int]) -> tuple[int, int, tuple[int, int] | None]:
+        """(video index, clip start, crop offset or None) of an item, or of an (epoch, item)
+        pair from :class:`EpochBatches` (else the epoch is the last ``set_epoch``'s)."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
         if self.clips != "random":
             video, start = self.items[index]
         else:
@@ -225,7 +248,7 @@ class ClipDataset(Dataset):
         video, start, _ = self.locate(index)
         return take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
 
-    def fill(self, index: int, out: np.ndarray) -> tuple[int, int, tuple[int, int, int, int, int]]:
+    def fill(self, index: int | tuple[int, int], out: np.ndarray) -> tuple[int, int, tuple[int, int, int, int, int]]:
         """Write item ``index``'s uint8 clip into ``out`` (C, L, H, W), zero outside its window.
 
         Returns (video, start, window); see :class:`ClipBatch` for the window.
@@ -253,7 +276,7 @@ class ClipDataset(Dataset):
         self.normaliser(pixels[:, :n, r0:r1, c0:c1], out=clip[:, :n, r0:r1, c0:c1])
         return torch.from_numpy(clip), torch.tensor(self.targets[video]), video, start
 
-    def __getitems__(self, indices: list[int]) -> ClipBatch:
+    def __getitems__(self, indices: list) -> ClipBatch:
         """A whole batch at once, as uint8 (use ``collate_fn=prebatched``)."""
         pixels = batch_buffer((len(indices), self.channels, self.length, *self.frame_shape))
         array = pixels.numpy()

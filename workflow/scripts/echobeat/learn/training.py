@@ -90,6 +90,15 @@ class Task(Protocol):
         """The logged loss of the epoch."""
 
 
+@dataclass
+class EpochTime:
+    """Where an epoch's time went: in all, waiting for the loader's next batch, and batches run."""
+
+    seconds: float
+    data_seconds: float
+    batches: int
+
+
 def run_epoch(
     task: Task,
     model: torch.nn.Module,
@@ -97,37 +106,54 @@ def run_epoch(
     compute: Compute,
     optimiser: torch.optim.Optimizer | None,
     label: str,
-) -> tuple[Accumulator, float]:
-    """One pass over ``loader``; trains when an optimiser is given. Returns the totals and seconds."""
+    max_batches: int | None = None,
+) -> tuple[Accumulator, EpochTime]:
+    """One pass over ``loader`` (its first ``max_batches`` only, if given); trains when an
+    optimiser is given. Returns the totals and the time spent."""
     training = optimiser is not None
     model.train(training)
     totals = Accumulator()
     start = time.perf_counter()
+    waited = 0.0
     n_batches = len(loader) if hasattr(loader, "__len__") else 0
+    if max_batches is not None:
+        n_batches = min(n_batches, max_batches) if n_batches else max_batches
     shown = -1
-    with torch.set_grad_enabled(training):
-        for i, batch in enumerate(loader):
+    done = 0
+    # Validation computes nothing to backpropagate: inference mode skips autograd's bookkeeping.
+    with torch.set_grad_enabled(True) if training else torch.inference_mode():
+        batches = iter(loader)
+        while max_batches is None or done < max_batches:
+            # A step ends with the loss read back (.item()), so on a GPU the time spent in next()
+            # is time the device waited for data.
+            asked = time.perf_counter()
+            batch = next(batches, None)
+            waited += time.perf_counter() - asked
+            if batch is None:
+                break
             with compute.autocast():
                 loss = task.step(model, batch, compute, totals)
             if training:
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
+            done += 1
             if n_batches:
-                tenth = (10 * (i + 1)) // n_batches
+                tenth = (10 * done) // n_batches
                 if tenth > shown:
                     shown = tenth
                     bar = "#" * tenth + "." * (10 - tenth)
                     log.info(
-                        "%s [%s] %d/%d batches, loss %.4f, %.1f s",
+                        "%s [%s] %d/%d batches, loss %.4f, %.1f s (%.1f s waiting for data)",
                         label,
                         bar,
-                        i + 1,
+                        done,
                         n_batches,
                         totals.loss / max(totals.samples, 1),
                         time.perf_counter() - start,
+                        waited,
                     )
-    return totals, time.perf_counter() - start
+    return totals, EpochTime(time.perf_counter() - start, waited, done)
 
 
 @dataclass
@@ -156,7 +182,7 @@ class TrainingRun:
 
 def log_columns(task: Task) -> list[str]:
     """The columns of log.csv for ``task``, one row per epoch and phase."""
-    return ["epoch", "phase", "loss", *task.metric_names, "seconds", "samples", "lr", "peak_memory_mb"]
+    return ["epoch", "phase", "loss", *task.metric_names, "seconds", "data_seconds", "samples", "lr", "peak_memory_mb"]
 
 
 def _rng_state() -> dict:
@@ -239,7 +265,7 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
             optimiser = run.optimiser if phase == "train" else None
             # Validation runs on the bare model: the DDP wrapper's collectives are for training.
             net = run.trained if run.trained is not None and phase == "train" else model
-            totals, seconds = run_epoch(task, net, run.loaders[phase], run.compute, optimiser, f"epoch {epoch} {phase}")
+            totals, spent = run_epoch(task, net, run.loaders[phase], run.compute, optimiser, f"epoch {epoch} {phase}")
             if run.gather is not None:
                 totals = run.gather(totals)
             loss = task.epoch_loss(totals)
@@ -250,7 +276,8 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
                     "phase": phase,
                     "loss": loss,
                     **task.metrics(totals),
-                    "seconds": seconds,
+                    "seconds": spent.seconds,
+                    "data_seconds": spent.data_seconds,
                     "samples": totals.samples,
                     "lr": lr,
                     "peak_memory_mb": peak,

@@ -25,6 +25,7 @@ SEGMENTATION = {
         "bn_momentum",
         "device",
         "precision",
+        "inference_batch_size",
     ),
     # Evaluate-only (epochs: 0): best.pt from the given weights.
     "import": ("model", "weights", "seed", "precision"),
@@ -54,6 +55,7 @@ VIDEO = {
         "seed",
         "device",
         "precision",
+        "inference_batch_size",
     ),
     "import": ("model", "frames", "period", "weights", "bias_init", "seed", "precision"),
     "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size"),

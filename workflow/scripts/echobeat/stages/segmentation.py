@@ -53,6 +53,10 @@ def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
     )
 
 
+# Settings that change where and how fast the model trains, not the model: a checkpoint made
+# with other values resumes.
+NOT_IDENTITY = ("device", "inference_batch_size")
+
 # What a segmentation best.pt records of the settings that made it.
 CARD_KEYS = ("model", "weights", "precision")
 
@@ -64,11 +68,21 @@ def _card(settings: dict, normaliser: Normaliser) -> dict:
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
     compute = prepare_device(settings["device"], threads, settings["precision"])
+    return fit(*training_run(settings, manifest, tracings, index, normalisation, out_dir, compute))
+
+
+def training_run(
+    settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, compute: Compute
+) -> tuple[SegmentationTask, TrainingRun]:
+    """Everything the training needs, ready for ``fit`` (bench/ times its steps)."""
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
-    train_set = TracedFramesDataset(cache, split_rows(table, "TRAIN"), traces, normaliser)
-    val_set = TracedFramesDataset(cache, split_rows(table, "VAL"), traces, normaliser)
+    train_rows, val_rows = split_rows(table, "TRAIN"), split_rows(table, "VAL")
+    train_set = TracedFramesDataset(cache, train_rows, traces, normaliser)
+    val_set = TracedFramesDataset(cache, val_rows, traces, normaliser)
     batch = settings["batch_size"]
     check_training_splits(len(train_set), len(val_set), batch, "segmentation.batch_size")
+    # Checked once here, not again in every DataLoader worker.
+    cache.check_all([*train_rows["FileName"], *val_rows["FileName"]], compute.threads)
     torch.manual_seed(settings["seed"])
     model = segmentation_model(settings["model"], settings["weights"])
     set_bn_momentum(model, settings["bn_momentum"])
@@ -78,10 +92,10 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
     shuffle = torch.Generator()
     loaders = {
         "train": _loader(train_set, compute, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
-        "val": _loader(val_set, compute, batch_size=batch, shuffle=False),
+        # Validation in the larger batches of inference: no gradients to keep.
+        "val": _loader(val_set, compute, batch_size=_traced_batch(settings), shuffle=False),
     }
-    # Everything that shapes the model; the device only changes where it is computed.
-    identity = {k: v for k, v in settings.items() if k != "device"}
+    identity = {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
     identity["data"] = [file_digest(p) for p in (manifest, tracings, normalisation)]
     run = TrainingRun(
         model=model,
@@ -96,7 +110,12 @@ def train(settings: dict, manifest: str, tracings: str, index: str, normalisatio
         on_epoch_start=lambda epoch: shuffle.manual_seed(settings["seed"] * 1_000_003 + epoch),
         metadata=_card(settings, normaliser),
     )
-    return fit(SegmentationTask(), run)
+    return SegmentationTask(), run
+
+
+def _traced_batch(settings: dict) -> int:
+    """Videos per inference batch of traced frames: ``inference_batch_size`` counts frames, two per video."""
+    return max(1, settings["inference_batch_size"] // 2)
 
 
 def import_weights(settings: dict, normalisation: str, out_dir: str) -> None:
@@ -128,8 +147,8 @@ def evaluate(
     for split in ("VAL", "TEST"):
         subset = split_rows(table, split)
         dataset = TracedFramesDataset(cache, subset, traces, normaliser)
-        batch = max(1, settings["inference_batch_size"] // 2)  # ED and ES frames: two per item
-        counts = traced_frame_counts(model, _loader(dataset, compute, batch_size=batch), compute)
+        cache.check_all(subset["FileName"], compute.threads)
+        counts = traced_frame_counts(model, _loader(dataset, compute, batch_size=_traced_batch(settings)), compute)
         if len(counts):
             summary += dice_summary(counts, split, settings["bootstrap_samples"], settings["seed"])
         per_video[split] = per_video_dice(subset["FileName"].tolist(), counts)
@@ -145,6 +164,7 @@ def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: s
     if "all" not in splits:
         table = table[table["Split"].isin(splits)].reset_index(drop=True)
     model = _trained_model(settings, best, compute)
+    cache.check_all(table["FileName"], compute.threads)
     frames = FrameBatches(cache, table["FileName"].tolist(), batch_size=settings["inference_batch_size"])
     by_video = frame_sizes(model, frames, normaliser, compute)
     return size_table(table, by_video, settings["beats"]["trim"])

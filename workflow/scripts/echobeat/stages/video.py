@@ -21,7 +21,14 @@ from echobeat.atomic import write_csv
 from echobeat.compute import Compute, pick_device, prepare_device
 from echobeat.data.normalisation import Normaliser
 from echobeat.inference.video import predict_all_clips
-from echobeat.learn.datasets import ClipDataset, check_training_splits, prebatched, split_rows, stage_data
+from echobeat.learn.datasets import (
+    ClipDataset,
+    EpochBatches,
+    check_training_splits,
+    prebatched,
+    split_rows,
+    stage_data,
+)
 from echobeat.learn.distributed import (
     ShardedBatchSampler,
     contiguous_batches,
@@ -51,6 +58,10 @@ WORKER_MODULE = "echobeat.stages.video_worker"
 
 log = logging.getLogger(__name__)
 
+
+# Settings that change where and how fast a run computes, not the model it trains: a checkpoint
+# made with other values resumes.
+NOT_IDENTITY = ("device", "inference_batch_size")
 
 # What an EF best.pt records of the settings that made it (what inference needs to run it).
 CARD_KEYS = ("model", "frames", "period", "weights", "bias_init", "precision")
@@ -112,9 +123,16 @@ def train_process(
     compute: Compute | None = None,
 ):
     """The training of one process: the whole run, or this process's share of a distributed one."""
-    world, me = world_size(), rank()
     if compute is None:
         compute = prepare_device(settings["device"], threads, settings["precision"])
+    return fit(*training_run(settings, manifest, index, normalisation, out_dir, compute))
+
+
+def training_run(
+    settings: dict, manifest: str, index: str, normalisation: str, out_dir: str, compute: Compute
+) -> tuple[VideoTask, TrainingRun]:
+    """Everything one process's training needs, ready for ``fit`` (bench/ times its steps)."""
+    world, me = world_size(), rank()
     device = compute.device
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
@@ -125,6 +143,8 @@ def train_process(
         cache, train_table, normaliser, length, period, "random", settings["pad"], seed, settings["crop"]
     )
     val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
+    # Checked once here, not again in every DataLoader worker of every epoch.
+    cache.check_all([*train_table["FileName"], *val_table["FileName"]], compute.threads)
     bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
     torch.manual_seed(seed)
     model = video_model(settings["model"], settings["weights"], bias).to(device)
@@ -142,37 +162,31 @@ def train_process(
     optimiser = make_optimiser(model.parameters(), settings)
     scheduler = make_scheduler(optimiser, settings)
     shuffle = torch.Generator()
-    common = {
-        "num_workers": compute.loader_workers,
-        "pin_memory": compute.pin_memory,
-        "collate_fn": prebatched,
-        "persistent_workers": False,
+    # The one-process shuffle (DataLoader(shuffle=True, drop_last=True)), cut into this process's
+    # share of each batch; validation in the larger batches of inference (no gradients to keep).
+    # The batches carry their epoch, so the workers can live for the whole run.
+    train_batches = EpochBatches(ShardedBatchSampler(len(train_set), batch, shuffle, me, world))
+    val_batches = EpochBatches(contiguous_batches(len(val_set), settings["inference_batch_size"], me, world))
+    workers = compute.loader_workers
+    common = {"num_workers": workers, "pin_memory": compute.pin_memory, "collate_fn": prebatched}
+    common["persistent_workers"] = workers > 0
+    loaders = {
+        "train": DataLoader(train_set, batch_sampler=train_batches, **common),
+        "val": DataLoader(val_set, batch_sampler=val_batches, **common),
     }
+    trained = None
     if world > 1:
-        # Each process takes its share of every one-process batch, and of the VAL videos.
-        train_batches = ShardedBatchSampler(len(train_set), batch, shuffle, me, world)
-        loaders = {
-            "train": DataLoader(train_set, batch_sampler=train_batches, **common),
-            "val": DataLoader(val_set, batch_sampler=contiguous_batches(len(val_set), batch, me, world), **common),
-        }
         trained = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    else:
-        loaders = {
-            "train": DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle, **common),
-            "val": DataLoader(val_set, batch_size=batch, shuffle=False, **common),
-        }
-        trained = None
 
     def start_epoch(epoch: int) -> None:
         # Clips, crops and shuffle order depend on (seed, epoch) alone, so a resumed run repeats them.
-        train_set.set_epoch(epoch)
-        val_set.set_epoch(epoch)
+        train_batches.set_epoch(epoch)
+        val_batches.set_epoch(epoch)
         shuffle.manual_seed(seed * 1_000_003 + epoch)
 
-    # Everything that shapes the model; the device only changes where it is computed.
-    identity = {k: v for k, v in settings.items() if k != "device"}
+    identity = {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
     identity["data"] = [file_digest(p) for p in (manifest, normalisation)]
     run = TrainingRun(
         model=model,
@@ -190,7 +204,7 @@ def train_process(
         share=from_rank_zero if world > 1 else None,
         metadata=_card(settings, normaliser),
     )
-    return fit(VideoTask(normaliser), run)
+    return VideoTask(normaliser), run
 
 
 def import_weights(settings: dict, manifest: str, normalisation: str, out_dir: str) -> None:
@@ -217,6 +231,7 @@ def predict(settings: dict, best: str, manifest: str, index: str, normalisation:
     predictions = {}
     for split in ("VAL", "TEST"):
         subset = split_rows(table, split)
+        cache.check_all(subset["FileName"], compute.threads)
         dataset = ClipDataset(cache, subset, normaliser, settings["frames"], settings["period"], clips="all")
         predictions[split] = predict_all_clips(model, dataset, normaliser, compute, settings["inference_batch_size"])
         log.info("%s: %d clips of %d videos", split, len(predictions[split]), len(subset))
