@@ -16,6 +16,11 @@ from echobeat.analysis.figures import EF_FIGURES, FIGURE_FORMATS, SEGMENTATION_F
 from echobeat.data.names import SYNTHETIC_MARKER, avi_name
 from echobeat.stages import rule_settings
 
+
+# GPU jobs sharing a GPU (jobs_per_gpu): job_gpus() and gpu_slots() for the GPU rules.
+include: "gpu_sharing.smk"
+
+
 DATA_DIR = Path(config["data_dir"])
 DATA_RESULTS = Path("results/data")
 
@@ -226,8 +231,14 @@ def video_import_settings(wildcards):
 
 
 def video_gpus(wildcards):
-    """The GPUs train_video asks for: its run's gpus."""
-    return VIDEO_RUNS[wildcards.run]["gpus"]
+    """The GPUs train_video asks for (and starts a DDP process on each of): its run's gpus, at
+    most the real GPUs when GPU jobs share them (see gpu_sharing.smk)."""
+    return job_gpus(VIDEO_RUNS[wildcards.run]["gpus"])
+
+
+def video_gpu_slots(wildcards):
+    """The GPU slots train_video takes: one on one GPU, jobs_per_gpu per GPU on several."""
+    return gpu_slots(video_gpus(wildcards))
 
 
 def video_result(name):

@@ -43,6 +43,7 @@ if PREDICT_DIR is not None:
         threads: PREDICT["threads"]
         resources:
             gpu=1,
+            gpu_slots=1,
             mem_mb=job_memory("predict_sizes"),
             runtime=job_runtime("predict_sizes"),
         params:
@@ -67,6 +68,7 @@ if PREDICT_DIR is not None:
         threads: PREDICT["threads"]
         resources:
             gpu=1,
+            gpu_slots=1,
             mem_mb=job_memory("predict_ef"),
             runtime=job_runtime("predict_ef"),
         params:

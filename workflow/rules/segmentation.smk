@@ -17,6 +17,7 @@ if config["segmentation"]["epochs"] > 0:
         threads: config["segmentation"]["threads"]
         resources:
             gpu=1,
+            gpu_slots=1,
             mem_mb=job_memory("train_segmentation"),
             runtime=job_runtime("train_segmentation"),
         params:
@@ -61,6 +62,7 @@ rule evaluate_segmentation:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
+        gpu_slots=1,
         mem_mb=job_memory("evaluate_segmentation"),
         runtime=job_runtime("evaluate_segmentation"),
     params:
@@ -84,6 +86,7 @@ rule segment_all_frames:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
+        gpu_slots=1,
         mem_mb=job_memory("segment_all_frames"),
         runtime=job_runtime("segment_all_frames"),
     params:
@@ -113,6 +116,7 @@ rule segmentation_overlays:
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
+        gpu_slots=1,
         mem_mb=job_memory("segmentation_overlays"),
         runtime=job_runtime("segmentation_overlays"),
     params:

@@ -22,6 +22,7 @@ rule train_video:
     threads: config["video"]["threads"]
     resources:
         gpu=video_gpus,
+        gpu_slots=video_gpu_slots,
         mem_mb=job_memory("train_video"),
         runtime=job_runtime("train_video"),
     params:
@@ -67,6 +68,7 @@ rule predict_clips:
     threads: config["video"]["threads"]
     resources:
         gpu=1,
+        gpu_slots=1,
         mem_mb=job_memory("predict_clips"),
         runtime=job_runtime("predict_clips"),
     params:
