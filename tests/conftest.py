@@ -102,6 +102,29 @@ def tiny_workflow_config(**sections) -> dict:
     return config
 
 
+def stage_inputs_in(root: Path, synthetic: dict) -> dict[str, str]:
+    """What the data stage hands the model rules, for a synthetic dataset generated under ``root``:
+    the paths of manifest, tracings, cache index and normalisation (TRAIN statistics)."""
+    import pandas as pd
+
+    from echobeat.data.cache import VideoCache, build_cache
+    from echobeat.data.normalisation import mean_and_std
+    from echobeat.data.verify import VerifySettings, verify_dataset
+
+    generate_dataset(root / "data", synthetic, threads=2)
+    result = verify_dataset(root / "data", VerifySettings())
+    paths = {name: str(root / f"{name}.csv") for name in ("manifest", "tracings")}
+    result.manifest.to_csv(paths["manifest"], index=False)
+    result.tracings.to_csv(paths["tracings"], index=False)
+    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache")
+    paths["index"] = str(root / "cache" / "index.csv")
+    index.to_csv(paths["index"], index=False)
+    train = result.manifest.loc[result.manifest["Split"] == "TRAIN", "FileName"].tolist()
+    paths["normalisation"] = str(root / "normalisation.json")
+    Path(paths["normalisation"]).write_text(pd.Series(mean_and_std(VideoCache(root / "cache", index), train)).to_json())
+    return paths
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """A read-only tiny synthetic dataset (copy it before changing anything)."""

@@ -23,9 +23,6 @@ import pandas as pd
 import pytest
 import torch
 
-from echobeat.data.cache import VideoCache, build_cache
-from echobeat.data.normalisation import mean_and_std
-from echobeat.data.verify import VerifySettings, verify_dataset
 from echobeat.learn.distributed import ShardedBatchSampler, contiguous_batches
 from echobeat.models.video import video_model
 from echobeat.stages import video as video_run
@@ -52,28 +49,17 @@ SETTINGS = {
     "device": "cpu",
     "precision": "bf16",
     "inference_batch_size": 4,
+    "compile": "none",
 }
 
 
 @pytest.fixture(scope="module")
 def stage_inputs(tmp_path_factory) -> dict[str, str]:
     """Manifest, cache index and normalisation of 16 tiny synthetic videos (8 TRAIN, 4 VAL)."""
-    from conftest import tiny_settings
+    from conftest import stage_inputs_in, tiny_settings
 
-    from echobeat.data.synthetic import generate_dataset
-
-    root = tmp_path_factory.mktemp("ddp")
-    generate_dataset(root / "data", tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40}), threads=2)
-    result = verify_dataset(root / "data", VerifySettings())
-    paths = {"manifest": str(root / "manifest.csv"), "index": str(root / "cache" / "index.csv")}
-    result.manifest.to_csv(paths["manifest"], index=False)
-    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache")
-    index.to_csv(paths["index"], index=False)
-    train = result.manifest.loc[result.manifest["Split"] == "TRAIN", "FileName"].tolist()
-    stats = mean_and_std(VideoCache(root / "cache", index), train)
-    paths["normalisation"] = str(root / "normalisation.json")
-    Path(paths["normalisation"]).write_text(pd.Series(stats).to_json())
-    return paths
+    synthetic = tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40})
+    return stage_inputs_in(tmp_path_factory.mktemp("ddp"), synthetic)
 
 
 def test_sharded_batches_cut_the_one_process_batches():

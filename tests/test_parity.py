@@ -80,6 +80,7 @@ def test_clip_predictions_equal_the_original_test_time_computation(stage_files, 
         "device": "cpu",
         "precision": "fp32",
         "inference_batch_size": 7,
+        "compile": "none",
     }
     ours = video_stage.predict(
         settings,
@@ -119,6 +120,7 @@ def test_frame_sizes_equal_a_direct_forward_pass(stage_files, tmp_path):
         "inference_batch_size": 16,
         "size_splits": ["TEST"],
         "beats": {"trim": "echonet"},
+        "compile": "none",
     }
     sizes = segmentation_stage.sizes(
         settings,

@@ -11,8 +11,6 @@ import torch
 from echobeat.analysis.dice import dice_summary, per_video_dice
 from echobeat.analysis.stats import bootstrap, dice_statistic, pooled_dice
 from echobeat.data.cache import build_cache
-from echobeat.data.normalisation import mean_and_std
-from echobeat.data.verify import VerifySettings, verify_dataset
 from echobeat.inference.beats import detect_beats, trimmed_range
 from echobeat.learn import training
 from echobeat.learn.datasets import FrameBatches
@@ -130,31 +128,16 @@ SETTINGS = {
     "device": "cpu",
     "precision": "bf16",
     "inference_batch_size": 4,
+    "compile": "none",
 }
 
 
 @pytest.fixture(scope="module")
 def stage_inputs(tmp_path_factory):
     """Manifest, tracings, cache index and normalisation of a tiny dataset, as the rules write them."""
-    from conftest import tiny_settings
+    from conftest import stage_inputs_in, tiny_settings
 
-    from echobeat.data.cache import VideoCache
-    from echobeat.data.synthetic import generate_dataset
-
-    root = tmp_path_factory.mktemp("seg")
-    generate_dataset(root / "data", tiny_settings(n_videos=6, seed=9), threads=2)
-    result = verify_dataset(root / "data", VerifySettings())
-    paths = {name: str(root / f"{name}.csv") for name in ("manifest", "tracings", "index")}
-    result.manifest.to_csv(paths["manifest"], index=False)
-    result.tracings.to_csv(paths["tracings"], index=False)
-    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache")
-    index.to_csv(root / "cache" / "index.csv", index=False)
-    paths["index"] = str(root / "cache" / "index.csv")
-    train = result.manifest.loc[result.manifest["Split"] == "TRAIN", "FileName"].tolist()
-    stats = mean_and_std(VideoCache(root / "cache", index), train)
-    paths["normalisation"] = str(root / "normalisation.json")
-    Path(paths["normalisation"]).write_text(pd.Series(stats).to_json())
-    return paths
+    return stage_inputs_in(tmp_path_factory.mktemp("seg"), tiny_settings(n_videos=6, seed=9))
 
 
 def train(paths: dict, out: Path, settings: dict = SETTINGS) -> pd.DataFrame:

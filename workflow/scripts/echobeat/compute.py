@@ -9,6 +9,11 @@ memory (about twice as fast as float32); ``precision: fp32`` computes in float32
 original does. On a CPU everything is float32 and contiguous, except where a caller allows
 bf16 on a CPU that computes it natively (AVX512-BF16 or AMX, detected at run time): the
 prediction workflow does, about twice as fast, within the tolerance BENCHMARKS.md measures.
+
+``compile`` (``none`` by default) runs models through ``torch.compile`` in one of its modes
+(``reduce-overhead`` adds CUDA graphs, for launch-bound models such as DeepLabV3 on 112x112
+frames): the same arithmetic fused into fewer kernels, so results agree with eager mode to
+float tolerance, not bit for bit. Compiling takes a minute or more per model, paid once per job.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ log = logging.getLogger(__name__)
 # config ``precision`` -> the autocast dtype on a GPU (None: plain float32).
 PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
 
+# config ``compile`` -> torch.compile's mode (None: eager, no compilation).
+COMPILE_MODES = {"none": None, "default": "default", "reduce-overhead": "reduce-overhead", "max-autotune": "max-autotune"}
+
 
 @dataclass(frozen=True)
 class Compute:
@@ -33,6 +41,7 @@ class Compute:
     autocast_dtype: torch.dtype | None = None
     channels_last: bool = False
     threads: int = 1
+    compile_mode: str | None = None
 
     @classmethod
     def cpu(cls, threads: int = 1) -> Compute:
@@ -66,6 +75,13 @@ class Compute:
         fmt = torch.channels_last_3d if tensor.dim() == 5 else torch.channels_last
         return tensor.contiguous(memory_format=fmt)
 
+    def compiled(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` compiled in this job's mode, sharing its parameters; ``model`` itself in eager
+        mode. Keep the original for ``state_dict()`` (a compiled module prefixes every key)."""
+        if self.compile_mode is None:
+            return model
+        return torch.compile(model, mode=self.compile_mode)
+
     def place(self, model: torch.nn.Module, video: bool = False) -> torch.nn.Module:
         """``model`` in this memory layout (``video``: 3-D convolutions), already on the device."""
         if self.channels_last:
@@ -92,13 +108,18 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def prepare_device(device: str, threads: int, precision: str, cpu_bf16: bool = False) -> Compute:
+def prepare_device(
+    device: str, threads: int, precision: str, cpu_bf16: bool = False, compile: str = "none"
+) -> Compute:
     """The job's :class:`Compute`, with torch's threads set for it and cuDNN autotuning on a GPU.
 
     ``cpu_bf16``: on a CPU with native bf16, ``precision: bf16`` computes under bf16 autocast too
-    (inference only; elsewhere a CPU computes in float32)."""
+    (inference only; elsewhere a CPU computes in float32). ``compile``: a key of
+    :data:`COMPILE_MODES`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, not {compile!r}")
     chosen = pick_device(device)
     cuda = chosen.type == "cuda"
     # On a GPU the job's threads feed it as DataLoader workers; on a CPU they compute.
@@ -109,10 +130,18 @@ def prepare_device(device: str, threads: int, precision: str, cpu_bf16: bool = F
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "(not set)")
     fast_cpu = cpu_bf16 and not cuda and precision == "bf16" and cpu_has_native_bf16()
     arithmetic = precision if cuda or fast_cpu else "fp32"
-    log.info("device %s (%s), %d job thread(s), CUDA_VISIBLE_DEVICES=%s", chosen, arithmetic, threads, visible)
+    log.info(
+        "device %s (%s, compile %s), %d job thread(s), CUDA_VISIBLE_DEVICES=%s",
+        chosen,
+        arithmetic,
+        compile,
+        threads,
+        visible,
+    )
     return Compute(
         device=chosen,
         autocast_dtype=PRECISIONS[precision] if cuda or fast_cpu else None,
         channels_last=cuda,
         threads=max(1, threads),
+        compile_mode=COMPILE_MODES[compile],
     )

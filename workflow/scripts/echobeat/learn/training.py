@@ -178,6 +178,18 @@ class TrainingRun:
     share: Callable[[dict | None], dict | None] | None = None
     # What best.pt says of itself (model, clip geometry, normalisation, ...): see models.weights.
     metadata: dict = field(default_factory=dict)
+    _networks: dict[str, torch.nn.Module] | None = field(default=None, init=False, repr=False)
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The module each phase runs, compiled when the job compiles (once per run).
+
+        Training runs the DDP wrapper when there is one; validation the bare model, whose
+        compiled form one process shares with training (torch recompiles for eval mode)."""
+        if self._networks is None:
+            train = self.compute.compiled(self.trained if self.trained is not None else self.model)
+            val = train if self.trained is None else self.compute.compiled(self.model)
+            self._networks = {"train": train, "val": val}
+        return self._networks
 
 
 def log_columns(task: Task) -> list[str]:
@@ -264,7 +276,7 @@ def fit(task: Task, run: TrainingRun) -> pd.DataFrame:
             lr = run.optimiser.param_groups[0]["lr"]
             optimiser = run.optimiser if phase == "train" else None
             # Validation runs on the bare model: the DDP wrapper's collectives are for training.
-            net = run.trained if run.trained is not None and phase == "train" else model
+            net = run.networks()[phase]
             totals, spent = run_epoch(task, net, run.loaders[phase], run.compute, optimiser, f"epoch {epoch} {phase}")
             if run.gather is not None:
                 totals = run.gather(totals)

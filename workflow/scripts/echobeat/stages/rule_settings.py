@@ -26,11 +26,12 @@ SEGMENTATION = {
         "device",
         "precision",
         "inference_batch_size",
+        "compile",
     ),
     # Evaluate-only (epochs: 0): best.pt from the given weights.
     "import": ("model", "weights", "seed", "precision"),
-    "evaluate": ("model", "device", "precision", "inference_batch_size", "bootstrap_samples", "seed"),
-    "sizes": ("model", "device", "precision", "inference_batch_size", "size_splits", "beats"),
+    "evaluate": ("model", "device", "precision", "inference_batch_size", "bootstrap_samples", "seed", "compile"),
+    "sizes": ("model", "device", "precision", "inference_batch_size", "size_splits", "beats", "compile"),
     "overlays": ("model", "device", "precision", "inference_batch_size", "overlays"),
 }
 
@@ -56,9 +57,10 @@ VIDEO = {
         "device",
         "precision",
         "inference_batch_size",
+        "compile",
     ),
     "import": ("model", "frames", "period", "weights", "bias_init", "seed", "precision"),
-    "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size"),
+    "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size", "compile"),
 }
 
 # config["predict"] keys per rule of the prediction workflow.

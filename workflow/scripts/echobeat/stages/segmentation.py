@@ -55,7 +55,7 @@ def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
 
 # Settings that change where and how fast the model trains, not the model: a checkpoint made
 # with other values resumes.
-NOT_IDENTITY = ("device", "inference_batch_size")
+NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
 # What a segmentation best.pt records of the settings that made it.
 CARD_KEYS = ("model", "weights", "precision")
@@ -67,7 +67,7 @@ def _card(settings: dict, normaliser: Normaliser) -> dict:
 
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
     return fit(*training_run(settings, manifest, tracings, index, normalisation, out_dir, compute))
 
 
@@ -133,14 +133,14 @@ def import_weights(settings: dict, normalisation: str, out_dir: str) -> None:
 def _trained_model(settings: dict, best: str, compute: Compute) -> torch.nn.Module:
     model = segmentation_model(settings["model"], "random")
     load_state(model, best)
-    return compute.place(model.to(compute.device)).eval()
+    return compute.compiled(compute.place(model.to(compute.device)).eval())
 
 
 def evaluate(
     settings: dict, best: str, manifest: str, tracings: str, index: str, normalisation: str, threads: int = 1
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Dice on VAL and TEST: the summary table and one per-video table per split."""
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
     model = _trained_model(settings, best, compute)
     summary, per_video = [], {}
@@ -158,7 +158,7 @@ def evaluate(
 
 def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
     """size.csv for the videos of the configured splits."""
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     splits = settings["size_splits"]
     if "all" not in splits:

@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 # Settings that change where and how fast a run computes, not the model it trains: a checkpoint
 # made with other values resumes.
-NOT_IDENTITY = ("device", "inference_batch_size")
+NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
 # What an EF best.pt records of the settings that made it (what inference needs to run it).
 CARD_KEYS = ("model", "frames", "period", "weights", "bias_init", "precision")
@@ -124,7 +124,7 @@ def train_process(
 ):
     """The training of one process: the whole run, or this process's share of a distributed one."""
     if compute is None:
-        compute = prepare_device(settings["device"], threads, settings["precision"])
+        compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
     return fit(*training_run(settings, manifest, index, normalisation, out_dir, compute))
 
 
@@ -223,11 +223,11 @@ def import_weights(settings: dict, manifest: str, normalisation: str, out_dir: s
 
 def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
     """All-clip predictions of the VAL and TEST videos: {split: Filename, Clip, Prediction}."""
-    compute = prepare_device(settings["device"], threads, settings["precision"])
+    compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     model = video_model(settings["model"], "random")
     load_state(model, best)
-    model = compute.place(model.to(compute.device), video=True)
+    model = compute.compiled(compute.place(model.to(compute.device), video=True))
     predictions = {}
     for split in ("VAL", "TEST"):
         subset = split_rows(table, split)

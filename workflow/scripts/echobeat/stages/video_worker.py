@@ -35,7 +35,8 @@ def main(spec_path: str) -> None:
     else:
         device = torch.device("cpu")
         dist.init_process_group(backend=spec["backend"])
-    compute = prepare_device(str(device), spec["threads"], spec["settings"]["precision"])
+    settings = spec["settings"]
+    compute = prepare_device(str(device), spec["threads"], settings["precision"], compile=settings["compile"])
     try:
         train_process(
             spec["settings"],
