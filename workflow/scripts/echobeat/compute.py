@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 PRECISIONS = {"bf16": torch.bfloat16, "fp32": None}
 
 # config ``compile`` -> torch.compile's mode (None: eager, no compilation).
-COMPILE_MODES = {"none": None, "default": "default", "reduce-overhead": "reduce-overhead", "max-autotune": "max-autotune"}
+COMPILE_MODES = {"none": None, **{mode: mode for mode in ("default", "reduce-overhead", "max-autotune")}}
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,7 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def prepare_device(
-    device: str, threads: int, precision: str, cpu_bf16: bool = False, compile: str = "none"
-) -> Compute:
+def prepare_device(device: str, threads: int, precision: str, cpu_bf16: bool = False, compile: str = "none") -> Compute:
     """The job's :class:`Compute`, with torch's threads set for it and cuDNN autotuning on a GPU.
 
     ``cpu_bf16``: on a CPU with native bf16, ``precision: bf16`` computes under bf16 autocast too
