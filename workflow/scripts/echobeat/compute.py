@@ -128,14 +128,9 @@ def prepare_device(device: str, threads: int, precision: str, cpu_bf16: bool = F
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "(not set)")
     fast_cpu = cpu_bf16 and not cuda and precision == "bf16" and cpu_has_native_bf16()
     arithmetic = precision if cuda or fast_cpu else "fp32"
-    log.info(
-        "device %s (%s, compile %s), %d job thread(s), CUDA_VISIBLE_DEVICES=%s",
-        chosen,
-        arithmetic,
-        compile,
-        threads,
-        visible,
-    )
+    if compile != "none":
+        arithmetic += f", torch.compile {compile}"
+    log.info("device %s (%s), %d job thread(s), CUDA_VISIBLE_DEVICES=%s", chosen, arithmetic, threads, visible)
     return Compute(
         device=chosen,
         autocast_dtype=PRECISIONS[precision] if cuda or fast_cpu else None,
