@@ -32,6 +32,32 @@ def tiny_settings(**overrides) -> dict:
     return settings
 
 
+# One EF run's settings as its stage functions receive them, small enough for a test: R3D-18
+# on 4x4 clips, two SGD steps per epoch on 8 TRAIN videos.
+TINY_EF_RUN = {
+    "model": "r3d_18",
+    "frames": 4,
+    "period": 4,
+    "weights": "random",
+    "epochs": 2,
+    "batch_size": 4,
+    "optimizer": "sgd",
+    "lr": 1e-5,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "lr_step": None,
+    "lr_gamma": 0.1,
+    "pad": 2,
+    "crop": "symmetric",
+    "bias_init": "train_mean",
+    "seed": 3,
+    "device": "cpu",
+    "precision": "bf16",
+    "inference_batch_size": 4,
+    "compile": "none",
+}
+
+
 # A segmentation stage small enough for a test: one epoch of a small model.
 TINY_SEGMENTATION = {
     "name": "tiny",

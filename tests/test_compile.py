@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_EF_RUN
 
 from echobeat.compute import Compute, prepare_device
 from echobeat.models.segmentation import segmentation_model
@@ -18,27 +19,9 @@ from echobeat.models.weights import save_model
 from echobeat.stages import segmentation as segmentation_stage
 from echobeat.stages import video as video_stage
 
-EF_SETTINGS = {
-    "model": "r3d_18",
-    "frames": 4,
-    "period": 4,
-    "weights": "random",
-    "epochs": 1,
-    "batch_size": 4,
-    "optimizer": "sgd",
-    "lr": 1e-4,
-    "momentum": 0.9,
-    "weight_decay": 1e-4,
-    "lr_step": None,
-    "lr_gamma": 0.1,
-    "pad": 2,
-    "crop": "symmetric",
-    "bias_init": "train_mean",
-    "seed": 3,
-    "device": "cpu",
-    "precision": "fp32",
-    "inference_batch_size": 4,  # the 4 VAL videos in one batch: one validation graph
-}
+# One epoch in float32, with a rate that moves the weights visibly in two steps; the 4 VAL videos
+# in one validation batch: one validation graph.
+EF_SETTINGS = {**TINY_EF_RUN, "epochs": 1, "lr": 1e-4, "precision": "fp32"}
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_EF_RUN
 
 from echobeat.learn.distributed import ShardedBatchSampler, contiguous_batches
 from echobeat.models.video import video_model
@@ -29,28 +30,7 @@ from echobeat.stages import video as video_run
 
 REPO = Path(__file__).resolve().parents[1]
 
-SETTINGS = {
-    "model": "r3d_18",
-    "frames": 4,
-    "period": 4,
-    "weights": "random",
-    "epochs": 2,
-    "batch_size": 4,
-    "optimizer": "sgd",
-    "lr": 1e-5,
-    "momentum": 0.9,
-    "weight_decay": 1e-4,
-    "lr_step": None,
-    "lr_gamma": 0.1,
-    "pad": 2,
-    "crop": "symmetric",
-    "bias_init": "train_mean",
-    "seed": 3,
-    "device": "cpu",
-    "precision": "bf16",
-    "inference_batch_size": 4,
-    "compile": "none",
-}
+SETTINGS = TINY_EF_RUN
 
 
 @pytest.fixture(scope="module")
