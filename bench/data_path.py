@@ -4,9 +4,9 @@ Not a test. Run from the repository root:
 
     python bench/data_path.py [--videos 24] [--frames 176] [--workdir /tmp/echobeat-bench]
 
-It writes a synthetic dataset of the real shape (112x112, 176 frames), builds the cache, and
-for each path and DataLoader setting (no worker = one process, 1 worker, 4 workers) runs a
-fresh process that draws random clips and reports clips/s and the peak resident memory of
+It writes a synthetic dataset of the real shape (112x112, 176 frames), prepares it as the data
+rules do, and for each path and DataLoader setting (no worker = one process, 1 worker, 4
+workers) runs a fresh process that draws random clips and reports clips/s and the peak resident memory of
 the main process and of its workers. Prints a Markdown table for BENCHMARKS.md.
 """
 
@@ -28,14 +28,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler  # noqa: E402
 
-from echobeat.data.cache import VideoCache, build_cache  # noqa: E402
+from echobeat.data.cache import VideoCache  # noqa: E402
 from echobeat.data.clips import n_clips  # noqa: E402
-from echobeat.data.synthetic import generate_dataset  # noqa: E402
-from echobeat.data.verify import VerifySettings, verify_dataset  # noqa: E402
+from echobeat.data.normalisation import Normaliser  # noqa: E402
 from echobeat.data.video_io import read_video  # noqa: E402
-from echobeat.learn.datasets import ClipDataset, Normaliser, prebatched  # noqa: E402
+from echobeat.datasets.clips import ClipDataset, EpochBatches, prebatched  # noqa: E402
+from echobeat.stages.data import prepare_stage_inputs, synthetic_dataset  # noqa: E402
 
 LENGTH, PERIOD = 32, 2
 MEAN, STD = [32.0, 32.0, 32.0], [50.0, 50.0, 50.0]
@@ -77,10 +77,14 @@ def measure(workdir: Path, path: str, workers: int, clips: int) -> dict:
         dataset = ClipDataset(cache, table, normaliser, LENGTH, PERIOD, clips="random")
         for name in manifest:  # the one-off entry check is not part of the steady state
             cache.video(name)
-    collate = None if path == "decode" else prebatched
-    loader = DataLoader(
-        dataset, batch_size=8, shuffle=True, num_workers=workers, persistent_workers=workers > 0, collate_fn=collate
-    )
+    common = {"num_workers": workers, "persistent_workers": workers > 0}
+    if path == "decode":
+        batches = None
+        loader = DataLoader(dataset, batch_size=8, shuffle=True, **common)
+    else:
+        # As the EF stage feeds it: the epoch travels with every index to the persistent workers.
+        batches = EpochBatches(BatchSampler(RandomSampler(dataset), 8, drop_last=False))
+        loader = DataLoader(dataset, batch_sampler=batches, collate_fn=prebatched, **common)
     drawn = 0
     # Warm-up: one batch (starts the workers).
     iterator = iter(loader)
@@ -100,8 +104,8 @@ def measure(workdir: Path, path: str, workers: int, clips: int) -> dict:
             if drawn >= clips:
                 break
         epoch += 1
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
+        if batches is not None:
+            batches.set_epoch(epoch)
         iterator = iter(loader)
     seconds = time.perf_counter() - start
     return {
@@ -133,12 +137,11 @@ def prepare(workdir: Path, videos: int, frames: int, codec: str) -> None:
         "beats": {"min": 1, "max": 6},
         "codec": codec,
     }
-    generate_dataset(workdir / "data", settings, threads=2)
-    result = verify_dataset(workdir / "data", VerifySettings(), threads=2)
-    index = build_cache(result.manifest, workdir / "data" / "Videos", workdir / "cache", threads=2)
-    index.to_csv(workdir / "cache" / "index.csv", index=False)
+    synthetic_dataset(settings, workdir / "data", threads=2)
+    inputs = prepare_stage_inputs(workdir / "data", workdir, verify={}, normalisation={}, threads=2)
     (workdir / ".codec").write_text(codec)
-    (workdir / "names.json").write_text(json.dumps(result.manifest["FileName"].tolist()))
+    names = pd.read_csv(inputs.manifest, dtype={"FileName": str})["FileName"].tolist()
+    (workdir / "names.json").write_text(json.dumps(names))
 
 
 def main() -> None:

@@ -31,24 +31,30 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler  # noqa: E402
 
 from echobeat.compute import Compute  # noqa: E402
-from echobeat.data.cache import VideoCache, build_cache  # noqa: E402
+from echobeat.data import echonet  # noqa: E402
+from echobeat.data.cache import VideoCache  # noqa: E402
 from echobeat.data.normalisation import Normaliser  # noqa: E402
-from echobeat.data.synthetic import generate_dataset  # noqa: E402
-from echobeat.data.verify import VerifySettings, verify_dataset  # noqa: E402
-from echobeat.inference.segmentation import logits  # noqa: E402
-from echobeat.inference.video import predict  # noqa: E402
-from echobeat.learn.datasets import ClipDataset, FrameBatches, TracedFramesDataset, prebatched  # noqa: E402
+from echobeat.datasets.clips import ClipDataset, EpochBatches, prebatched  # noqa: E402
+from echobeat.datasets.frames import FrameBatches, TracedFramesDataset  # noqa: E402
 from echobeat.learn.segmentation_task import SegmentationTask  # noqa: E402
 from echobeat.learn.training import Accumulator  # noqa: E402
 from echobeat.learn.video_task import VideoTask  # noqa: E402
-from echobeat.models.segmentation import segmentation_model  # noqa: E402
-from echobeat.models.video import video_model  # noqa: E402
+from echobeat.models.segmentation import logits, segmentation_model  # noqa: E402
+from echobeat.models.video import forward_batch, video_model  # noqa: E402
+from echobeat.stages.data import normalisation, prepare_stage_inputs, synthetic_dataset  # noqa: E402
 
 # The real dataset's usable split sizes and the paper's epochs (docs/echonet.md).
-REAL = {"train": 7460, "val": 1288, "test": 1276, "frames": 176, "seg_epochs": 50, "video_epochs": 45}
+REAL = {
+    "train": echonet.USABLE_VIDEOS["TRAIN"],
+    "val": echonet.USABLE_VIDEOS["VAL"],
+    "test": echonet.USABLE_VIDEOS["TEST"],
+    "frames": echonet.MEAN_FRAMES,
+    "seg_epochs": 50,
+    "video_epochs": 45,
+}
 
 
 def sync(device):
@@ -105,11 +111,10 @@ def video_training(cache, manifest, normaliser, device, bf16, workers, steps, wa
     model = compute.place(video_model("r2plus1d_18", "random").to(device), video=True).train()
     optimiser = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
     dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="random", pad=12)
+    # Random clips are drawn per (epoch, item): the batches carry the epoch, as in the EF stage.
     loader = DataLoader(
         dataset,
-        batch_size=batch,
-        shuffle=True,
-        drop_last=True,
+        batch_sampler=EpochBatches(BatchSampler(RandomSampler(dataset), batch, drop_last=True)),
         num_workers=workers,
         collate_fn=prebatched,
         pin_memory=compute.pin_memory,
@@ -134,7 +139,7 @@ def video_inference(cache, manifest, normaliser, device, bf16, workers, steps, w
     @torch.no_grad()
     def step(b):
         with compute.autocast():
-            predict(model, b, normaliser, compute)
+            forward_batch(model, b, normaliser, compute)
         return len(b)
 
     return timed_loop(loader, step, device, steps, warmup)
@@ -201,15 +206,14 @@ def projection(rates: dict) -> dict:
 
 def check_segmentation_stage(workdir: Path, cache, manifest, device: str) -> None:
     """Two epochs of the real stage code (train with resume files, evaluate, size.csv) on ``device``."""
-    from echobeat.data.normalisation import mean_and_std
     from echobeat.stages import segmentation as segmentation_run
 
     split = manifest.copy()
     split["Split"] = ["TRAIN", "TRAIN", "VAL", "TEST"] * (len(split) // 4) + ["TRAIN"] * (len(split) % 4)
     split.to_csv(workdir / "stage_manifest.csv", index=False)
-    stats = mean_and_std(cache, split.loc[split["Split"] == "TRAIN", "FileName"].tolist())
-    (workdir / "normalisation.json").write_text(json.dumps(stats))
-    paths = [str(workdir / n) for n in ("stage_manifest.csv", "tracings.csv", "cache/index.csv", "normalisation.json")]
+    names = ("stage_manifest.csv", "tracings.csv", "cache/index.csv", "stage_normalisation.json")
+    paths = [str(workdir / n) for n in names]
+    normalisation({}, paths[0], paths[2], paths[3])  # the rule's own code, on this split
     settings = {
         "model": "deeplabv3_resnet50",
         "weights": "random",
@@ -256,7 +260,7 @@ def main() -> None:
     torch.backends.cudnn.benchmark = True
     videos, steps, warmup = (6, 2, 1) if args.quick else (args.videos, args.steps, 10)
     frames = (64, 80) if args.quick else (150, 200)
-    if not (args.workdir / "cache" / "index.csv").exists():
+    if not (args.workdir / "data" / "FileList.csv").exists():
         settings = {
             "seed": 3,
             "n_videos": videos,
@@ -266,17 +270,14 @@ def main() -> None:
             "beats": {"min": 2, "max": 6},
             "codec": "FFV1",
         }
-        generate_dataset(args.workdir / "data", settings, threads=os.cpu_count() or 2)
-        result = verify_dataset(args.workdir / "data", VerifySettings(), threads=os.cpu_count() or 2)
-        index = build_cache(result.manifest, args.workdir / "data" / "Videos", args.workdir / "cache", threads=8)
-        index.to_csv(args.workdir / "cache" / "index.csv", index=False)
-        result.manifest.to_csv(args.workdir / "manifest.csv", index=False)
-        result.tracings.to_csv(args.workdir / "tracings.csv", index=False)
+        synthetic_dataset(settings, args.workdir / "data", threads=os.cpu_count() or 2)
+    # As the data rules leave it; an up-to-date cache is reused.
+    inputs = prepare_stage_inputs(args.workdir / "data", args.workdir, {}, {}, threads=os.cpu_count() or 2)
     import pandas as pd
 
-    manifest = pd.read_csv(args.workdir / "manifest.csv", dtype={"FileName": str})
-    tracings = pd.read_csv(args.workdir / "tracings.csv", dtype={"FileName": str})
-    cache = VideoCache.open(args.workdir / "cache" / "index.csv")
+    manifest = pd.read_csv(inputs.manifest, dtype={"FileName": str})
+    tracings = pd.read_csv(inputs.tracings, dtype={"FileName": str})
+    cache = VideoCache.open(inputs.index)
     normaliser = Normaliser([32.0] * 3, [50.0] * 3)
     names = manifest["FileName"].tolist()
     small = {"batch": 2} if args.quick else {}

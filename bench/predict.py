@@ -12,7 +12,7 @@ already loaded (random weights: the speed does not depend on them) and the workf
 - DeepLabV3-ResNet50 on every frame (``inference.segmentation.predicted_masks``);
 - R(2+1)D-18 32x2 on the beat clips (``clips: beats``: one clip per end-systole; a trace with a
   beat every 45 frames, 67 bpm, gives 4) and on every clip (``clips: all``: 138 clips), through
-  ``inference.video.predict_all_clips`` on a ``ClipDataset``;
+  ``inference.video.predict_clips`` on a ``ClipDataset``;
 - the per-beat measurements (``inference.measurements``).
 
 On a CPU with native bf16 (AVX512-BF16 or AMX, detected), it also runs the models under bf16
@@ -38,13 +38,14 @@ import torch  # noqa: E402
 
 from echobeat.compute import Compute, cpu_has_native_bf16, prepare_device  # noqa: E402
 from echobeat.data.cache import VideoCache, source_stamp, write_entry  # noqa: E402
+from echobeat.data.clips import clip_offset, n_clips  # noqa: E402
 from echobeat.data.normalisation import Normaliser  # noqa: E402
 from echobeat.data.preprocess import convert  # noqa: E402
 from echobeat.data.synthetic import generate_dataset  # noqa: E402
+from echobeat.datasets.clips import ClipDataset  # noqa: E402
 from echobeat.inference.measurements import beat_measurements  # noqa: E402
 from echobeat.inference.segmentation import predicted_masks  # noqa: E402
-from echobeat.inference.video import predict_all_clips  # noqa: E402
-from echobeat.learn.datasets import ClipDataset  # noqa: E402
+from echobeat.inference.video import predict_clips  # noqa: E402
 from echobeat.models.segmentation import segmentation_model  # noqa: E402
 from echobeat.models.video import video_model  # noqa: E402
 
@@ -78,12 +79,15 @@ def run(compute: Compute, seg, ef, cache, name: str, normaliser: Normaliser, cli
     es = np.arange(BEAT_EVERY // 2, n, BEAT_EVERY)
     table = pd.DataFrame({"FileName": [name]})
     if clips == "beats":
-        starts = sorted({int(max(0, f - FRAMES * PERIOD // 2)) for f in es if f - FRAMES * PERIOD // 2 < n - 62})
+        # The clip centred on each beat, as the predict stage chooses them.
+        starts = sorted(
+            {s for f in es if (s := max(0, int(f) - clip_offset(FRAMES, PERIOD))) < n_clips(n, FRAMES, PERIOD)}
+        )
         dataset = ClipDataset(cache, table, normaliser, FRAMES, PERIOD, clips="chosen", chosen=[(0, s) for s in starts])
     else:
         dataset = ClipDataset(cache, table, normaliser, FRAMES, PERIOD, clips="all")
     with torch.inference_mode():
-        predictions, ef_seconds = timed(lambda: predict_all_clips(ef, dataset, normaliser, compute, 16))
+        predictions, ef_seconds = timed(lambda: predict_clips(ef, dataset, normaliser, compute, 16))
     sizes = masks.sum(axis=(1, 2))
     _, measure_seconds = timed(lambda: beat_measurements(sizes, es, masks))
     return {

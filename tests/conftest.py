@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from echobeat.data.synthetic import generate_dataset  # noqa: E402
+from echobeat.stages.data import prepare_stage_inputs  # noqa: E402
+from echobeat.stages.inputs import StageInputs  # noqa: E402
 
 
 def tiny_settings(**overrides) -> dict:
@@ -100,16 +103,9 @@ TINY_VIDEO = {
 }
 
 
-# The rules that ask for a GPU (gpu=1; train_video: its run's gpus, 1 by default): locally one
-# at a time, on SLURM a GPU partition and --gpus.
-GPU_RULES = {
-    "train_segmentation",
-    "evaluate_segmentation",
-    "segment_all_frames",
-    "segmentation_overlays",
-    "train_video",
-    "predict_clips",
-}
+# The GPU rules (echobeat.stages.rule_settings.GPU_RULES) that only the `predict` target (a user's
+# own videos) plans: a run of the default target plans every other one.
+PREDICT_GPU_RULES = frozenset({"predict_sizes", "predict_ef"})
 
 
 def tiny_workflow_config(**sections) -> dict:
@@ -131,24 +127,18 @@ def tiny_workflow_config(**sections) -> dict:
 def stage_inputs_in(root: Path, synthetic: dict) -> dict[str, str]:
     """What the data stage hands the model rules, for a synthetic dataset generated under ``root``:
     the paths of manifest, tracings, cache index and normalisation (TRAIN statistics)."""
-    import pandas as pd
-
-    from echobeat.data.cache import VideoCache, build_cache
-    from echobeat.data.normalisation import mean_and_std
-    from echobeat.data.verify import VerifySettings, verify_dataset
-
     generate_dataset(root / "data", synthetic, threads=2)
-    result = verify_dataset(root / "data", VerifySettings())
-    paths = {name: str(root / f"{name}.csv") for name in ("manifest", "tracings")}
-    result.manifest.to_csv(paths["manifest"], index=False)
-    result.tracings.to_csv(paths["tracings"], index=False)
-    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache")
-    paths["index"] = str(root / "cache" / "index.csv")
-    index.to_csv(paths["index"], index=False)
-    train = result.manifest.loc[result.manifest["Split"] == "TRAIN", "FileName"].tolist()
-    paths["normalisation"] = str(root / "normalisation.json")
-    Path(paths["normalisation"]).write_text(pd.Series(mean_and_std(VideoCache(root / "cache", index), train)).to_json())
-    return paths
+    inputs = prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
+    return dataclasses.asdict(inputs)
+
+
+@pytest.fixture(scope="session")
+def stage_inputs(tmp_path_factory) -> StageInputs:
+    """The data stage's outputs for 16 tiny synthetic videos (read-only): 8 TRAIN (two batches of
+    4), 4 VAL, 4 TEST, 30-40 frames each."""
+    root = tmp_path_factory.mktemp("stage-inputs")
+    generate_dataset(root / "data", tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40}), threads=2)
+    return prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
 
 
 @pytest.fixture(scope="session")
@@ -167,14 +157,59 @@ def dataset_copy(tiny_dataset, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture
-def workflow_dir(tmp_path) -> Path:
-    """A copy of the workflow in a temporary folder, so runs never touch the repository."""
-    target = tmp_path / "wf"
-    target.mkdir()
+def copy_workflow(target: Path) -> Path:
+    """A copy of the workflow's files in ``target`` (a new folder), so runs never touch the repository."""
+    target.mkdir(parents=True)
     shutil.copy2(REPO / "Snakefile", target / "Snakefile")
     for folder in ("workflow", "config", "profiles", "envs"):
         shutil.copytree(REPO / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def workflow_dir(tmp_path) -> Path:
+    """A copy of the workflow in a temporary folder, so runs never touch the repository."""
+    return copy_workflow(tmp_path / "wf")
+
+
+# The config file of the prepared workflows below, in their folder: tiny_workflow_config().
+TINY_CONFIG = "tiny.yaml"
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A private copy of a workflow folder and its results. copy2 keeps every file's time, so
+    Snakemake finds the copy as up to date as the original. The resume files (checkpoint.pt, the
+    bulk of a finished run) are left out: no job that reads one is run on a copy."""
+    shutil.copytree(run, target, symlinks=True, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def data_stage_done(tmp_path_factory) -> Path:
+    """A copy of the workflow whose data stage (generator, verification, cache, normalisation) has
+    run on tiny_workflow_config() (TINY_CONFIG). Shared by the session: never change it, copy it
+    (``prepared_workflow``)."""
+    target = copy_workflow(tmp_path_factory.mktemp("data-stage") / "wf")
+    write_config(target / TINY_CONFIG, tiny_workflow_config())
+    run_snakemake(target, "--cores", "2", "results/data/normalisation.json", "--configfile", TINY_CONFIG)
+    return target
+
+
+@pytest.fixture
+def prepared_workflow(data_stage_done, tmp_path) -> Path:
+    """A private copy of the workflow with its data stage done (``data_stage_done``)."""
+    return copy_run(data_stage_done, tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def finished_run(data_stage_done, tmp_path_factory) -> Path:
+    """The whole workflow run on tiny_workflow_config() (TINY_CONFIG), and its Snakemake report in
+    results/report.zip. Shared by the session: never change it; tests that run jobs take a copy
+    (``copy_run``)."""
+    target = tmp_path_factory.mktemp("finished") / "wf"
+    shutil.copytree(data_stage_done, target, symlinks=True)
+    run_snakemake(target, "--cores", "2", "--configfile", TINY_CONFIG)
+    run_snakemake(target, "--report", str(target / "results/report.zip"), "--configfile", TINY_CONFIG)
     return target
 
 

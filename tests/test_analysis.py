@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from echobeat.analysis.beat_by_beat import beat_sampling, clip_offset
+from echobeat.analysis.beat_by_beat import beat_sampling
 from echobeat.analysis.comparison import comparison_markdown, comparison_table, run_row
 from echobeat.analysis.metrics import auc_table, method_predictions, metrics_table
-from echobeat.analysis.stats import auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
 from echobeat.analysis.tables import read_typed
 from echobeat.atomic import write_csv
+from echobeat.data.clips import clip_offset
 from echobeat.data.problems import DatasetFormatError
 from echobeat.stages.analysis import beat_by_beat
+from echobeat.stats import auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
 
 
 def clips(name: str, predictions) -> pd.DataFrame:
@@ -216,7 +217,7 @@ def test_comparison_puts_the_paper_beside_each_run():
     dice = pd.DataFrame([{"split": "TEST", "which": "overall", "dice": 0.91, "ci_low": 0.9, "ci_high": 0.92}])
     settings = {"model": "r3d_18", "frames": 32, "period": 2, "weights": "pretrained", "epochs": 45}
     table = comparison_table([run_row("mine", settings, metrics, auc, dice)])
-    assert table["run"].tolist() == ["mine", "paper", "seed_reproduction"]
+    assert table["run"].tolist() == ["mine", "paper", "authors_rerun"]
     assert table.loc[0, "beat_by_beat_MAE"] == 4.5 and table.loc[1, "beat_by_beat_MAE"] == 4.05
     markdown = comparison_markdown(table)
     assert "| beat_by_beat_MAE | 4.50 [3.50, 5.50] | 4.05 | 4.02 |" in markdown

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,23 +16,30 @@ from echobeat.data.cache import CacheError, VideoCache, build_cache, entry_paths
 from echobeat.data.clips import clip_starts, crop_offsets, n_clips, padded_length, take_clip
 from echobeat.data.normalisation import Normaliser, mean_and_std
 from echobeat.data.tracings import tracing_mask
-from echobeat.data.verify import VerifySettings, verify_dataset
 from echobeat.data.video_io import read_video, write_video
-from echobeat.learn.datasets import ClipDataset, FrameBatches, TracedFramesDataset, prebatched
+from echobeat.datasets.clips import ClipDataset, EpochBatches, prebatched
+from echobeat.datasets.frames import FrameBatches, TracedFramesDataset
+from echobeat.learn.distributed import ShardedBatchSampler
+from echobeat.stages._training import shuffle_seed
+from echobeat.stages.data import prepare_stage_inputs, synthetic_dataset
 
 
 @pytest.fixture(scope="module")
 def verified(tmp_path_factory):
-    """The tiny dataset (videos of 30-70 frames), verified and cached."""
+    """The tiny dataset (videos of 30-70 frames) as the data rules leave it: (root, tables, cache index).
+
+    ``tables`` has the ``manifest`` and the kept ``tracings``; the cache lives in root/cache.
+    """
     from conftest import tiny_settings
 
-    from echobeat.data.synthetic import generate_dataset
-
     root = tmp_path_factory.mktemp("datapath")
-    generate_dataset(root / "data", tiny_settings(n_videos=6, seed=3), threads=2)
-    result = verify_dataset(root / "data", VerifySettings())
-    index = build_cache(result.manifest, root / "data" / "Videos", root / "cache", threads=2)
-    return root, result, index
+    synthetic_dataset(tiny_settings(n_videos=6, seed=3), root / "data", threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    tables = SimpleNamespace(
+        manifest=pd.read_csv(inputs.manifest, dtype={"FileName": str}),
+        tracings=pd.read_csv(inputs.tracings, dtype={"FileName": str}),
+    )
+    return root, tables, pd.read_csv(inputs.index, dtype={"FileName": str, "Source": str})
 
 
 def test_hand_worked_clip_geometry():
@@ -116,35 +124,63 @@ def test_clips_frames_and_masks_equal_those_from_the_avi(verified):
 
 
 def test_random_clips_do_not_depend_on_workers(verified):
+    # The EF stage's training path: shuffled batches carrying their epoch to workers that live
+    # for the whole run (persistent_workers), so no worker is ever told the epoch.
     root, result, index = verified
     normaliser = Normaliser([0, 0, 0], [1, 1, 1])
 
-    def epoch_clips(workers: int, epoch: int):
+    def clips_of_two_epochs(workers: int) -> list[list[tuple[torch.Tensor, ...]]]:
         dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, pad=12, seed=5)
-        dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=2, num_workers=workers, collate_fn=prebatched)
-        return torch.cat([batch.normalised(normaliser) for batch in loader])
+        shuffle = torch.Generator()
+        batches = EpochBatches(ShardedBatchSampler(len(dataset), 2, shuffle, rank=0, world=1))
+        loader = DataLoader(
+            dataset, batch_sampler=batches, num_workers=workers, persistent_workers=workers > 0, collate_fn=prebatched
+        )
+        epochs = []
+        for epoch in (0, 1):
+            batches.set_epoch(epoch)
+            shuffle.manual_seed(shuffle_seed(5, epoch))
+            epochs.append([(b.videos, b.starts, b.window, b.normalised(normaliser)) for b in loader])
+        return epochs
 
-    single = epoch_clips(0, 1)
-    torch.testing.assert_close(single, epoch_clips(2, 1), rtol=0, atol=0)
-    assert not torch.equal(single, epoch_clips(0, 2)), "another epoch draws other clips"
+    single, several = clips_of_two_epochs(0), clips_of_two_epochs(2)
+    assert [len(epoch) for epoch in single] == [3, 3]
+    for one, other in zip(single, several, strict=True):
+        for a, b in zip(one, other, strict=True):
+            for x, y in zip(a, b, strict=True):
+                torch.testing.assert_close(x, y, rtol=0, atol=0)
+    drawn = [
+        {v: (s, tuple(w)) for b in epoch for v, s, w in zip(b[0].tolist(), b[1].tolist(), b[2].tolist(), strict=True)}
+        for epoch in single
+    ]
+    assert drawn[0].keys() == drawn[1].keys() and drawn[0] != drawn[1], "another epoch draws other clips"
+
+
+def test_random_clips_need_their_epoch(verified):
+    root, result, index = verified
+    normaliser = Normaliser([0, 0, 0], [1, 1, 1])
+    dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, seed=5)
+    with pytest.raises(TypeError, match=r"\(epoch, item\) pairs"):
+        dataset.locate(0)
+    assert dataset.locate((3, 0)) == dataset.locate((3, 0))
 
 
 def test_augmented_batches_equal_pad_then_crop(verified):
     root, result, index = verified
     normaliser = Normaliser([30.0, 31.0, 32.0], [40.0, 41.0, 42.0])
     dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 32, 2, pad=12, seed=1)
-    batch = dataset.__getitems__(list(range(len(dataset))))
+    items = [(4, i) for i in range(len(dataset))]  # epoch 4
+    batch = dataset.__getitems__(items)
     assert batch.pixels.dtype == torch.uint8 and batch.pixels.shape[1] == 1, "grey clips travel as one uint8 channel"
     clips, targets, videos, starts = batch.normalised(normaliser), batch.targets, batch.videos, batch.starts
     offsets = set()
-    for i in range(len(dataset)):
-        video, start, offset = dataset.locate(i)
+    for i, item in enumerate(items):
+        video, start, offset = dataset.locate(item)
         offsets.add(offset)
-        frames, n_pad = dataset.raw(i)
+        frames, n_pad = dataset.raw(item)
         padded = np.concatenate([normaliser(frames), np.zeros((3, n_pad, 112, 112), np.float32)], axis=1)
         expected = pad_and_crop(padded, 12, offset)
-        np.testing.assert_array_equal(dataset[i][0].numpy(), expected)
+        np.testing.assert_array_equal(dataset[item][0].numpy(), expected)
         np.testing.assert_allclose(clips[i].numpy(), expected, rtol=0, atol=1e-6)
         assert (videos[i].item(), starts[i].item()) == (video, start)
         assert targets[i].item() == pytest.approx(result.manifest["EF"].iloc[video])

@@ -27,19 +27,11 @@ from conftest import TINY_EF_RUN
 from echobeat.learn.distributed import ShardedBatchSampler, contiguous_batches
 from echobeat.models.video import video_model
 from echobeat.stages import video as video_run
+from echobeat.stages.inputs import StageInputs
 
 REPO = Path(__file__).resolve().parents[1]
 
 SETTINGS = TINY_EF_RUN
-
-
-@pytest.fixture(scope="module")
-def stage_inputs(tmp_path_factory) -> dict[str, str]:
-    """Manifest, cache index and normalisation of 16 tiny synthetic videos (8 TRAIN, 4 VAL)."""
-    from conftest import stage_inputs_in, tiny_settings
-
-    synthetic = tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40})
-    return stage_inputs_in(tmp_path_factory.mktemp("ddp"), synthetic)
 
 
 def test_sharded_batches_cut_the_one_process_batches():
@@ -62,12 +54,14 @@ def test_contiguous_batches_give_every_item_to_one_process_in_order():
     assert contiguous_batches(1, 4, 1, 2) == [[0]] and contiguous_batches(1, 4, 0, 2) == []
 
 
-def torchrun_float64(processes: int, stage_inputs: dict, out_dir: Path) -> pd.DataFrame:
+def torchrun_float64(processes: int, stage_inputs: StageInputs, out_dir: Path) -> pd.DataFrame:
     """Train one epoch (two SGD steps) of SETTINGS in float64 in ``processes`` gloo processes
     (two cores between them); the run's log table."""
     spec = {
         "settings": {**SETTINGS, "epochs": 1},
-        **{key: stage_inputs[key] for key in ("manifest", "index", "normalisation")},
+        "manifest": stage_inputs.manifest,
+        "index": stage_inputs.index,
+        "normalisation": stage_inputs.normalisation,
         "out_dir": str(out_dir),
         "threads": 2 // processes,
         "backend": "gloo",
@@ -88,6 +82,7 @@ def torchrun_float64(processes: int, stage_inputs: dict, out_dir: Path) -> pd.Da
     return pd.read_csv(out_dir / "log.csv")
 
 
+@pytest.mark.slow
 def test_two_processes_train_what_one_process_trains_in_float64(stage_inputs, tmp_path):
     one = torchrun_float64(1, stage_inputs, tmp_path / "one")
     two = torchrun_float64(2, stage_inputs, tmp_path / "two")
@@ -125,8 +120,9 @@ def test_two_processes_train_what_one_process_trains_in_float64(stage_inputs, tm
         assert (two_state["momentum_buffer"] - buffer).abs().max() <= 1e-7 * buffer.abs().max()
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_through_torchrun(stage_inputs, tmp_path):
-    args = (stage_inputs["manifest"], stage_inputs["index"], stage_inputs["normalisation"])
+    args = (stage_inputs.manifest, stage_inputs.index, stage_inputs.normalisation)
     settings = {**SETTINGS, "epochs": 1}
     one = video_run.train(settings, *args, str(tmp_path / "one"), threads=2)
     two = video_run.train(settings, *args, str(tmp_path / "two"), threads=2, gpus=2, backend="gloo")
@@ -151,6 +147,7 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the workers through /proc")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, tmp_path, stop):
@@ -159,7 +156,7 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
     process's records, and the rerun resumes after the last checkpoint."""
     out = tmp_path / "run"
     settings = {**SETTINGS, "epochs": 4}
-    args = [stage_inputs[key] for key in ("manifest", "index", "normalisation")]
+    args = [stage_inputs.manifest, stage_inputs.index, stage_inputs.normalisation]
     env = dict(os.environ, PYTHONPATH=str(REPO / "workflow" / "scripts"))
 
     def start_job(log_name: str) -> subprocess.Popen:
@@ -222,7 +219,7 @@ def test_a_checkpoint_from_a_job_with_more_gpus_resumes(monkeypatch):
 
 
 def test_two_gpus_asked_without_gpus_train_in_one_process(stage_inputs, tmp_path, caplog):
-    args = (stage_inputs["manifest"], stage_inputs["index"], stage_inputs["normalisation"])
+    args = (stage_inputs.manifest, stage_inputs.index, stage_inputs.normalisation)
     settings = {**SETTINGS, "epochs": 1}
     log = video_run.train(settings, *args, str(tmp_path / "out"), threads=1, gpus=2)
     assert "2 GPUs asked for, 0 CUDA device(s) usable: training in one process" in caplog.text

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import GPU_RULES, REPO, run_snakemake, tiny_workflow_config, write_config
+from conftest import REPO, run_snakemake, tiny_workflow_config, write_config
+
+from echobeat.stages.rule_settings import GPU_RULES
 
 pytestmark = pytest.mark.workflow
 
@@ -49,10 +51,28 @@ def provided(stdout: str) -> dict[str, int]:
 TWO_GPU_RUN = {"video": {"runs": {"r3d_18_8_8_demo": {"model": "r3d_18", "gpus": 2}}}}
 
 
+def two_gpu_overlay(workflow_dir: Path) -> Path:
+    """TWO_GPU_RUN, with a folder of (placeholder) videos for the predict target, whose GPU rules
+    the plans below hold as well as the default target's."""
+    videos = workflow_dir / "videos"
+    videos.mkdir(exist_ok=True)
+    (videos / "a.avi").write_bytes(b"placeholder: a dry run reads nothing")
+    return write_config(workflow_dir / "two_gpus.yaml", {**TWO_GPU_RUN, "predict_dir": str(videos)})
+
+
 def plan(workflow_dir, *args):
-    overlay = write_config(workflow_dir / "two_gpus.yaml", TWO_GPU_RUN)
+    overlay = two_gpu_overlay(workflow_dir)
     proc = run_snakemake(
-        workflow_dir, "-n", "--workflow-profile", "none", "--configfile", "config/demo.yaml", str(overlay), *args
+        workflow_dir,
+        "-n",
+        "all",
+        "predict",
+        "--workflow-profile",
+        "none",
+        "--configfile",
+        "config/demo.yaml",
+        str(overlay),
+        *args,
     )
     return gpu_requests(proc.stdout)
 
@@ -75,8 +95,9 @@ def test_dry_runs_plan_slots_and_never_more_gpus_than_there_are(workflow_dir):
 def test_slurm_profile_is_unchanged_by_jobs_per_gpu(workflow_dir):
     """On SLURM (no global gpu) each job has its own GPUs: nothing is mapped, every GPU job asks
     for the GPUs it uses as before (the two-GPU run for two, whole: 2 x 3 slots, unused there)."""
-    overlay = write_config(workflow_dir / "two_gpus.yaml", TWO_GPU_RUN)
-    args = ["-n", "--profile", "profiles/slurm", "--workflow-profile", "none", "--configfile", "config/demo.yaml"]
+    overlay = two_gpu_overlay(workflow_dir)
+    args = ["-n", "all", "predict", "--profile", "profiles/slurm", "--workflow-profile", "none"]
+    args += ["--configfile", "config/demo.yaml"]
     proc = run_snakemake(workflow_dir, *args, str(overlay), "--config", "jobs_per_gpu=3")
     jobs = planned_jobs(proc.stdout)
     assert {rule for rule, _, _ in jobs} >= GPU_RULES
@@ -206,20 +227,24 @@ def test_bad_values_and_missing_snakemake_internals_fail_clearly(scratch, tmp_pa
     assert "Traceback" not in output, output
 
 
-def test_real_training_job_gets_one_process_and_jobs_per_gpu_reruns_nothing(workflow_dir):
+@pytest.mark.slow
+def test_real_training_job_gets_one_process_and_jobs_per_gpu_reruns_nothing(prepared_workflow):
     """The real train_video, asking for two GPUs with one GPU shared: given gpu=1, one process (a
     job given gpu=2 would log that it falls back to one). Then an edit of jobs_per_gpu plans
     nothing: it is in no rule's params."""
+    workflow_dir = prepared_workflow  # the data stage done
     config = tiny_workflow_config()
     config["video"] = {**config["video"], "runs": {**config["video"]["runs"], "tiny_r3d": None}}
     config["video"]["runs"]["tiny_mc3"] = {"model": "mc3_18", "gpus": 2}
-    path = write_config(workflow_dir / "tiny.yaml", config)
+    path = write_config(workflow_dir / "gpu_sharing.yaml", config)
     target = "results/video/tiny_mc3/best.pt"
     common = ["--workflow-profile", "none", "--configfile", str(path), "--resources", "gpu=1"]
     proc = run_snakemake(workflow_dir, target, "--cores", "2", *common, "--config", "jobs_per_gpu=2")
     assert provided(proc.stdout + proc.stderr) == {"gpu": 2, "gpu_slots": 2}, proc.stderr
     # What the job was handed (its snakemake.resources), and what it did with it.
-    given = [resources for rule, _, resources in planned_jobs(proc.stdout + proc.stderr) if rule == "train_video"]
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert {rule for rule, _, _ in jobs} == {"train_video"}, "the copied data stage is up to date"
+    given = [resources for rule, _, resources in jobs if rule == "train_video"]
     assert [(job["gpu"], job["gpu_slots"]) for job in given] == [("1", "1")], given
     log = (workflow_dir / "logs/train_video/tiny_mc3.log").read_text()
     assert "best validation loss" in log and "GPUs asked for" not in log, log

@@ -1,7 +1,11 @@
-"""The library's layering holds: analysis without torch, and each rule's settings slice covers what its code reads."""
+"""The library's layering holds: analysis without torch, and each rule's settings slice is what its code reads."""
 
 import ast
+import copy
+import dataclasses
+import importlib
 import inspect
+import re
 import subprocess
 import sys
 import textwrap
@@ -9,6 +13,9 @@ import textwrap
 import pytest
 from conftest import REPO
 
+from echobeat import config_schema
+from echobeat.analysis.comparison import RUN_SETTINGS
+from echobeat.data.verify import VerifySettings
 from echobeat.stages import rule_settings
 from echobeat.stages import segmentation as segmentation_stage
 from echobeat.stages import video as video_stage
@@ -20,16 +27,18 @@ TORCH_FREE = [
     "echobeat.analysis.figures",
     "echobeat.analysis.methods",
     "echobeat.analysis.metrics",
-    "echobeat.analysis.stats",
+    "echobeat.stats",
     "echobeat.analysis.tables",
     "echobeat.analysis.video_report",
     "echobeat.stages.analysis",
     "echobeat.stages.rule_settings",
+    "echobeat.config_schema",
+    "echobeat.data.echonet",
     "echobeat.data.names",
     "echobeat.data.verify",
     "echobeat.data.normalisation",
-    # The prediction workflow's table, report and evaluation rules load no model.
-    "echobeat.stages.predict",
+    # The prediction workflow's evaluation against labels loads no model.
+    "echobeat.stages.predict_evaluation",
 ]
 
 
@@ -58,13 +67,42 @@ def test_analysis_imports_without_torch():
     assert f"imported {len(TORCH_FREE)}" in proc.stdout
 
 
+def test_parsing_the_workflow_imports_neither_torch_nor_matplotlib():
+    """Every echobeat import of the Snakefile and rule files (each SLURM job parses them again) stays light."""
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    statement = re.compile(r"^[ \t]*(from echobeat[\w.]* import (?:\([^)]*\)|.*)|import echobeat.*)$", re.MULTILINE)
+    imports = sorted(
+        {" ".join(match.split()) for path in files for match in statement.findall(path.read_text(encoding="utf-8"))}
+    )
+    assert any("rule_settings" in line for line in imports), imports
+    code = "\n".join(
+        [f"import sys; sys.path.insert(0, {str(REPO / 'workflow' / 'scripts')!r})", *imports]
+        + ["heavy = sorted({'torch', 'matplotlib'} & set(sys.modules))", "assert not heavy, heavy"]
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def _function_defs(module) -> dict:
     tree = ast.parse(inspect.getsource(module))
     return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
+def _key_names(node, module) -> tuple[str, ...] | None:
+    """The strings of a literal tuple/list of keys, or of a module constant holding one."""
+    if isinstance(node, (ast.Tuple, ast.List)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+    ):
+        return tuple(e.value for e in node.elts)
+    value = getattr(module, node.id, None) if isinstance(node, ast.Name) else None
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
 def settings_reads(function, parameter: str = "settings", seen=None) -> set[str]:
-    """The keys ``function`` reads from its ``parameter`` dict: ``p["key"]``, ``p.get("key")``, and
+    """The keys ``function`` reads from its ``parameter`` dict: ``p["key"]``, ``p.get("key")``,
+    ``p[k] for k in <keys>``, keys handed along with ``p`` (``model_card(kind, p, CARD_KEYS)``), and
     what the functions it hands ``p`` to read (followed through echobeat modules)."""
     seen = seen if seen is not None else set()
     if (function, parameter) in seen:
@@ -74,15 +112,20 @@ def settings_reads(function, parameter: str = "settings", seen=None) -> set[str]
         n for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))) if isinstance(n, ast.FunctionDef)
     )
     module = sys.modules[function.__module__]
+    # Names bound by `for k in <keys>` in comprehensions: p[k] reads each of those keys.
+    loops = {
+        gen.target.id: names
+        for gen in ast.walk(node)
+        if isinstance(gen, ast.comprehension) and isinstance(gen.target, ast.Name)
+        if (names := _key_names(gen.iter, module))
+    }
     keys = set()
     for sub in ast.walk(node):
-        if (
-            isinstance(sub, ast.Subscript)
-            and isinstance(sub.value, ast.Name)
-            and sub.value.id == parameter
-            and isinstance(sub.slice, ast.Constant)
-        ):
-            keys.add(sub.slice.value)
+        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == parameter:
+            if isinstance(sub.slice, ast.Constant):
+                keys.add(sub.slice.value)
+            elif isinstance(sub.slice, ast.Name) and sub.slice.id in loops:
+                keys |= set(loops[sub.slice.id])
         if isinstance(sub, ast.Call):
             if (
                 isinstance(sub.func, ast.Attribute)
@@ -91,11 +134,21 @@ def settings_reads(function, parameter: str = "settings", seen=None) -> set[str]
                 and sub.func.attr == "get"
             ):
                 keys.add(sub.args[0].value)
+            arguments = [*sub.args, *(k.value for k in sub.keywords)]
+            if any(isinstance(a, ast.Name) and a.id == parameter for a in arguments):
+                for argument in arguments:
+                    keys |= set(_key_names(argument, module) or ())
             callee = getattr(module, sub.func.id, None) if isinstance(sub.func, ast.Name) else None
             if not (inspect.isfunction(callee) and callee.__module__.startswith("echobeat")):
                 continue
             names = list(inspect.signature(callee).parameters)
-            passed = [(names[i], a) for i, a in enumerate(sub.args) if i < len(names)]
+            starred = any(isinstance(a, ast.Starred) for a in sub.args)
+            # After a *args the positions are unknown: a Name passed positionally binds the parameter of that name.
+            passed = [
+                (names[i] if not starred else a.id, a)
+                for i, a in enumerate(sub.args)
+                if (i < len(names) and not starred) or (starred and isinstance(a, ast.Name) and a.id in names)
+            ]
             passed += [(k.arg, k.value) for k in sub.keywords if k.arg]
             for name, value in passed:
                 if isinstance(value, ast.Name) and value.id == parameter:
@@ -103,22 +156,161 @@ def settings_reads(function, parameter: str = "settings", seen=None) -> set[str]
     return keys
 
 
-@pytest.mark.parametrize(
-    "functions, allowed",
-    [
-        ([segmentation_stage.train], rule_settings.SEGMENTATION["train"]),
-        ([segmentation_stage.evaluate], rule_settings.SEGMENTATION["evaluate"]),
-        ([segmentation_stage.sizes], rule_settings.SEGMENTATION["sizes"]),
-        ([segmentation_stage.overlays], rule_settings.SEGMENTATION["overlays"]),
-        ([video_stage.train, video_stage.train_process], rule_settings.VIDEO["train"]),
-        ([video_stage.predict], rule_settings.VIDEO["predict"]),
-    ],
-    ids=["train_segmentation", "evaluate_segmentation", "segment_all_frames", "overlays", "train_video", "predict"],
-)
-def test_each_rule_gets_every_key_its_code_reads(functions, allowed):
+# A config with every key at its schema default, and one of its EF runs, to cut slices from.
+DEFAULT_CONFIG = config_schema.defaults(config_schema.load_schema())
+DEFAULT_CONFIG["video"]["runs"] = {"run": {"model": "r3d_18"}}
+DEFAULT_RUN = rule_settings.video_runs(DEFAULT_CONFIG)["run"]
+
+
+def stage_function(rule: str):
+    """The stage function that workflow/scripts/<rule>.py hands ``snakemake.params.settings`` to."""
+    tree = ast.parse((REPO / "workflow" / "scripts" / f"{rule}.py").read_text(encoding="utf-8"))
+    imported = {
+        alias.asname or alias.name: (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    settings = "snakemake.params.settings"
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and any(ast.unparse(arg) == settings for arg in call.args):
+            module, name = imported[call.func.id]
+            return getattr(importlib.import_module(module), name)
+    raise AssertionError(f"workflow/scripts/{rule}.py hands {settings} to no function")
+
+
+# Each rule with a settings slice, and the slice it gets. Its stage function is read from its rule script.
+SLICES = {
+    "synthetic_dataset": rule_settings.synthetic_slice(DEFAULT_CONFIG),
+    "normalisation": rule_settings.normalisation_slice(DEFAULT_CONFIG),
+    "train_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG, "train"),
+    "import_segmentation_weights": rule_settings.segmentation_slice(DEFAULT_CONFIG, "import"),
+    "evaluate_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG, "evaluate"),
+    "segment_all_frames": rule_settings.segmentation_slice(DEFAULT_CONFIG, "sizes"),
+    "segmentation_overlays": rule_settings.segmentation_slice(DEFAULT_CONFIG, "overlays"),
+    "train_video": rule_settings.video_slice(DEFAULT_RUN, "train"),
+    "import_video_weights": rule_settings.video_slice(DEFAULT_RUN, "import"),
+    "predict_clips": rule_settings.video_slice(DEFAULT_RUN, "predict"),
+    "beat_by_beat": rule_settings.beat_by_beat_slice(DEFAULT_CONFIG, DEFAULT_RUN),
+    "analysis_metrics": rule_settings.analysis_metrics_slice(DEFAULT_CONFIG, DEFAULT_RUN),
+    "ef_figures": rule_settings.ef_figures_slice(DEFAULT_CONFIG),
+    "segmentation_figures": rule_settings.figures_slice(DEFAULT_CONFIG),
+    "predict_convert": rule_settings.predict_slice(DEFAULT_CONFIG, "convert"),
+    "predict_sizes": rule_settings.predict_slice(DEFAULT_CONFIG, "sizes"),
+    "predict_ef": rule_settings.predict_slice(DEFAULT_CONFIG, "ef"),
+    "predict_table": rule_settings.predict_slice(DEFAULT_CONFIG, "table"),
+    "predict_evaluation": rule_settings.predict_evaluation_slice(DEFAULT_CONFIG),
+}
+# Code that reads a slice beside the function its script calls: train_video's DDP worker processes.
+ALSO_READ_BY = {"train_video": [video_stage.train_process]}
+
+
+@pytest.mark.parametrize("rule", list(SLICES))
+def test_each_rule_gets_exactly_the_keys_its_code_reads(rule):
+    settings = SLICES[rule]
+    functions = [stage_function(rule), *ALSO_READ_BY.get(rule, [])]
     read = set().union(*(settings_reads(f) for f in functions))
     assert read, "the AST walk found no read at all: the check itself is broken"
-    assert read <= set(allowed), f"read but not in the rule's slice: {sorted(read - set(allowed))}"
+    assert read == set(settings), (
+        f"read but not in the slice: {sorted(read - set(settings))}; "
+        f"in the slice but never read: {sorted(set(settings) - read)}"
+    )
+
+
+def test_verification_gets_exactly_its_settings_fields():
+    # verify_dataset hands its slice to VerifySettings(**settings): the dataclass's fields are what it reads.
+    assert set(rule_settings.verify_slice(DEFAULT_CONFIG)) == {f.name for f in dataclasses.fields(VerifySettings)}
+
+
+def test_comparison_gets_the_settings_its_table_shows():
+    runs = {"a": DEFAULT_RUN, "b": {**DEFAULT_RUN, "frames": 8}}
+    sliced = rule_settings.comparison_slice(runs)
+    assert list(sliced) == ["a", "b"]
+    assert all(tuple(settings) == RUN_SETTINGS for settings in sliced.values())
+    assert sliced["b"]["frames"] == 8
+
+
+def test_every_rule_with_params_settings_is_covered():
+    """Each rule file's `settings=` params name a rule of SLICES (or verify_dataset, tested above)."""
+    rule = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:")
+    with_settings = set()
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        current = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if match := rule.match(line):
+                current = match[1]
+            elif re.match(r"^\s*settings\s*=", line):
+                with_settings.add(current)
+    assert with_settings == set(SLICES) | {"verify_dataset"}
+
+
+def test_video_runs_overlay_the_defaults_and_drop_null_runs():
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["video"]["runs"] = {"a": {}, "b": {"model": "mc3_18", "frames": 8}, "gone": None}
+    runs = rule_settings.video_runs(config)
+    assert list(runs) == ["a", "b"]
+    assert runs["a"] == config["video"]["defaults"]
+    assert runs["b"] == {**config["video"]["defaults"], "model": "mc3_18", "frames": 8}
+
+
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ({"epochs": 0, "weights": "random"}, "epochs: 0 evaluates the given weights"),
+        ({"batch_size": 20, "gpus": 3}, "does not split evenly across gpus: 3"),
+    ],
+)
+def test_video_runs_refuse_what_the_schema_cannot_check(run, message):
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["video"]["runs"] = {"bad": run}
+    with pytest.raises(rule_settings.ConfigError, match=message):
+        rule_settings.video_runs(config)
+
+
+def test_beat_offset_is_half_the_clip_span_unless_given():
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    assert config["analysis"]["beat_offset"] is None
+    paper = rule_settings.beat_by_beat_slice(config, {**DEFAULT_RUN, "frames": 32, "period": 2})
+    assert paper == {"offset": 32, "max_beats": 5, "repetitions": 100, "seed": 0}
+    assert rule_settings.beat_by_beat_slice(config, {**DEFAULT_RUN, "frames": 8, "period": 8})["offset"] == 32
+    config["analysis"]["beat_offset"] = 5
+    assert rule_settings.beat_by_beat_slice(config, DEFAULT_RUN)["offset"] == 5
+
+
+def test_analysis_slices():
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["analysis"].update(seed=4, bootstrap_samples=50, auc_thresholds=[40])
+    config["analysis"]["figures"]["dpi"] = 72
+    run = {**DEFAULT_RUN, "seed": 9}
+    assert rule_settings.analysis_metrics_slice(config, run) == {
+        "bootstrap_samples": 50,
+        "seed": 4,
+        "auc_thresholds": [40],
+        "one_clip_seed": 9,
+    }
+    assert rule_settings.figures_slice(config) == {"dpi": 72}
+    assert rule_settings.ef_figures_slice(config) == {"dpi": 72, "auc_thresholds": [40]}
+    assert rule_settings.predict_evaluation_slice(config) == {
+        "bootstrap_samples": 50,
+        "seed": 4,
+        "auc_thresholds": [40],
+    }
+
+
+def test_data_slices_leave_threads_out():
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    assert "threads" not in rule_settings.synthetic_slice(config)
+    assert set(rule_settings.synthetic_slice(config)) == set(config["synthetic"]) - {"threads"}
+    assert "threads" not in rule_settings.verify_slice(config)
+    assert rule_settings.normalisation_slice(config) == config["normalisation"]
+    assert rule_settings.normalisation_slice(config) is not config["normalisation"]
+
+
+def test_the_settings_walk_reads_key_lists():
+    # normalisation_stats reads mean and std by name, the draw settings through a comprehension.
+    from echobeat.data.normalisation import normalisation_stats
+
+    assert settings_reads(normalisation_stats) == {"mean", "std", "samples", "length", "period", "seed"}
 
 
 def test_the_settings_walk_follows_helpers():

@@ -9,6 +9,7 @@ an original-format checkpoint (a DataParallel state dict).
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,14 +17,12 @@ import pytest
 import torch
 from test_weights import save_original_checkpoint
 
-from echobeat.data.cache import build_cache
-from echobeat.data.normalisation import normalisation_stats
-from echobeat.data.verify import VerifySettings, verify_dataset
 from echobeat.data.video_io import read_video
 from echobeat.models.segmentation import segmentation_model
 from echobeat.models.video import video_model
 from echobeat.stages import segmentation as segmentation_stage
 from echobeat.stages import video as video_stage
+from echobeat.stages.data import prepare_stage_inputs, synthetic_dataset
 
 FRAMES, PERIOD = 4, 8  # 4 frames 8 apart: a 25-frame span, so some videos are shorter than a clip
 
@@ -33,18 +32,13 @@ def stage_files(tmp_path_factory):
     """A tiny dataset as the data rules leave it, with videos shorter and longer than one clip."""
     from conftest import tiny_settings
 
-    from echobeat.data.cache import VideoCache
-    from echobeat.data.synthetic import generate_dataset
-
     root = tmp_path_factory.mktemp("parity")
-    generate_dataset(root / "data", tiny_settings(n_videos=6, seed=31, frames={"min": 24, "max": 40}), threads=2)
-    result = verify_dataset(root / "data", VerifySettings())
-    manifest = result.manifest.assign(Split="TEST")
-    manifest.to_csv(root / "manifest.csv", index=False)
-    index = build_cache(manifest, root / "data" / "Videos", root / "cache")
-    index.to_csv(root / "cache" / "index.csv", index=False)
-    stats = normalisation_stats(VideoCache(root / "cache", index), manifest["FileName"].tolist(), {"seed": 0})
-    (root / "normalisation.json").write_text(json.dumps(stats))
+    synthetic_dataset(tiny_settings(n_videos=6, seed=31, frames={"min": 24, "max": 40}), root / "data", threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    # Every video is predicted on: all of them in TEST (the normalisation stays the TRAIN split's).
+    manifest = pd.read_csv(inputs.manifest, dtype={"FileName": str}).assign(Split="TEST")
+    manifest.to_csv(inputs.manifest, index=False)
+    stats = json.loads(Path(inputs.normalisation).read_text())
     assert (manifest["NumberOfFrames"] < FRAMES * PERIOD).any() and (manifest["NumberOfFrames"] > FRAMES * PERIOD).any()
     return root, manifest, stats
 
@@ -82,7 +76,7 @@ def test_clip_predictions_equal_the_original_test_time_computation(stage_files, 
         "inference_batch_size": 7,
         "compile": "none",
     }
-    ours = video_stage.predict(
+    ours = video_stage.predict_clips(
         settings,
         str(checkpoint),
         str(root / "manifest.csv"),

@@ -1,4 +1,5 @@
-"""Predicting on one's own videos: beat measurements by hand, the beats' clips, the per-video table."""
+"""Predicting on one's own videos: beat measurements by hand, the beats' clips, the per-video table,
+the report and the evaluation against labels."""
 
 import math
 
@@ -6,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from echobeat.analysis import external, video_report
 from echobeat.data.names import video_id
 from echobeat.inference.measurements import area_length_volume, beat_measurements, end_diastoles, long_axis
-from echobeat.stages.predict import _flags, beat_clip_starts
+from echobeat.stages import predict
+from echobeat.stages.predict import beat_clip_starts
 
 
 def rectangle(height: int, width: int, shape=(112, 112)) -> np.ndarray:
@@ -78,19 +81,26 @@ def test_video_ids_are_distinct_and_safe():
 
 
 def test_flags():
-    assert _flags(0, math.nan, 5.0) == "no beat with a clip"
-    assert _flags(1, math.nan, 5.0) == "one beat only"
-    assert _flags(3, 2.0, 5.0) == ""
-    assert _flags(3, 7.5, 5.0) == "beats disagree (SD 7.5 > 5)"
+    assert external.flag(0, math.nan, 5.0) == "no beat with a clip"
+    assert external.flag(1, math.nan, 5.0) == "one beat only"
+    assert external.flag(3, 2.0, 5.0) == ""
+    assert external.flag(3, 7.5, 5.0) == "beats disagree (SD 7.5 > 5)"
 
 
-def test_the_per_video_table_by_hand(tmp_path):
+@pytest.fixture
+def predict_folder(tmp_path):
     """Two beats at frames 40 and 80 of a 100-frame video; model a predicts on both beat clips,
-    model b found no beat clip (an empty clips file) and still gets its columns."""
-    from echobeat.stages.predict import INPUT_COLUMNS, video_table
-
-    inputs = pd.DataFrame([dict.fromkeys(INPUT_COLUMNS)])
+    model b found no beat clip (an empty clips file); and a file that could not be read."""
+    inputs = pd.DataFrame([dict.fromkeys(external.INPUT_COLUMNS)] * 2)
     inputs.loc[0, ["Source", "Video", "status", "frames", "fps"]] = ["x/v.mp4", "x__v_mp4", "ok", 100, 50.0]
+    inputs.loc[0, ["kind", "source_frames", "source_fps", "source_height", "source_width"]] = [
+        "video",
+        200,
+        100.0,
+        480,
+        640,
+    ]
+    inputs.loc[1, ["Source", "Video", "status", "reason"]] = ["bad.avi", "bad_avi", "failed", "bad.avi: not a video"]
     inputs.to_csv(tmp_path / "inputs.csv", index=False)
     size = np.full(100, 900)
     size[[40, 80]] = 400  # the end-systoles
@@ -120,17 +130,22 @@ def test_the_per_video_table_by_hand(tmp_path):
             "period": 8,
         }
     ).to_csv(tmp_path / "a.csv", index=False)
-    pd.DataFrame(columns=["Filename", "Clip", "Prediction", "model", "frames", "period"]).to_csv(
-        tmp_path / "b.csv", index=False
-    )
+    pd.DataFrame(columns=external.CLIP_COLUMNS).to_csv(tmp_path / "b.csv", index=False)
     settings = {"clips": "beats", "beat_sd_flag": 5.0}
-    table, beats, clips = video_table(
+    outputs = {name: tmp_path / f"{name}.out.csv" for name in ("predictions", "beats", "clips")}
+    tables = predict.table(
         settings,
         tmp_path / "inputs.csv",
         tmp_path / "size.csv",
         tmp_path / "masks",
         [tmp_path / "a.csv", tmp_path / "b.csv"],
     )
+    predict.write_table(outputs, *tables)
+    return tmp_path, outputs, tables
+
+
+def test_the_per_video_table_by_hand(predict_folder):
+    _, _, (table, beats, clips) = predict_folder
     row = table.iloc[0]
     assert row["beats_found"] == 2 and row["ES_frames"] == "40 80" and row["ED_frames"] == "60"
     assert row["FAC"] == pytest.approx(100 * (1000 - 400) / 1000)
@@ -140,3 +155,108 @@ def test_the_per_video_table_by_hand(tmp_path):
     assert np.isnan(row["EF_b"]) and row["EF_b_flag"] == "no beat with a clip"
     assert beats[["Frame", "Clip", "Prediction"]].values.tolist() == [[40, 24, 50.0], [80, 64, 60.0]]
     assert clips["model"].tolist() == ["a", "a"] and row["short_video"] == 0
+    # The file that failed keeps its row, with no numbers and not flagged short.
+    failed = table.iloc[1]
+    assert failed["status"] == "failed" and failed["reason"] == "bad.avi: not a video"
+    assert pd.isna(failed["beats_found"]) and pd.isna(failed["EF_a_beats"]) and failed["short_video"] == 0
+
+
+def test_counts_are_written_as_integers(predict_folder):
+    """Frames, sizes and beats print as 100, not 100.0, also in a column where a failed file has none."""
+    _, outputs, _ = predict_folder
+    lines = outputs["predictions"].read_text().splitlines()
+    row = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    failed = dict(zip(lines[0].split(","), lines[2].split(","), strict=True))
+    assert (row["frames"], row["source_frames"], row["source_height"], row["source_width"]) == (
+        "100",
+        "200",
+        "480",
+        "640",
+    )
+    assert (row["beats_found"], row["EF_a_beats"], row["EF_b_beats"], row["short_video"]) == ("2", "2", "0", "0")
+    assert (row["fps"], row["source_fps"]) == ("50.0", "100.0")  # rates stay decimal
+    assert (failed["frames"], failed["beats_found"], failed["EF_a_beats"]) == ("", "", "")
+    again = external.read_inputs(outputs["predictions"])
+    assert again["beats_found"].tolist()[0] == 2 and again["frames"].dtype == "Int64"
+
+
+class FrameCache:
+    """The one method of a VideoCache the report reads: a (1, F, H, W) video of constant frames."""
+
+    def video(self, name: str) -> np.ndarray:
+        return np.full((1, 100, 112, 112), 7, np.uint8)
+
+
+def test_the_report_shows_integers_the_failed_reason_and_fits_the_page(predict_folder):
+    _, outputs, _ = predict_folder
+    page = video_report.render(
+        external.read_inputs(outputs["predictions"]),
+        pd.read_csv(outputs["beats"], dtype={"Video": str}),
+        pd.read_csv(outputs["predictions"].parent / "size.csv", dtype={"Filename": str}),
+        FrameCache(),
+    )
+    summary = page[page.index("<table>") : page.index("</table>")]
+    # Summary: the failed file's reason in its row; beats found as an integer.
+    assert "<th>reason</th>" in summary
+    assert '<td class="text">bad.avi: not a video</td>' in summary
+    assert "<td>2</td>" in summary and "2.0" not in summary
+    # The video's section: its size and frame count, and the per-beat table's ES frames, as integers.
+    assert "640x480 px, 200 frames at 100.0 fps" in page
+    assert "<tr><td>40</td><td>50.0</td></tr>" in page and "<tr><td>80</td><td>60.0</td></tr>" in page
+    # Every table sits in a box that scrolls sideways; long text cells wrap.
+    assert page.count("<div class='scroll'><table>") == page.count("<table>") == 2
+    assert "div.scroll { overflow-x: auto" in page and "overflow-wrap: anywhere" in page
+
+
+def test_the_cell_format():
+    assert [video_report.cell(v) for v in (12, np.int64(12), 12.25, np.nan, pd.NA, None, "a<b")] == [
+        "12",
+        "12",
+        "12.2",
+        "",
+        "",
+        "",
+        "a&lt;b",
+    ]
+
+
+def labelled(tmp_path, all_clips: bool):
+    """Three files with labels 40, 35, 70: beat-by-beat EFs 50, 30, 70 (errors 10, 5, 0) and with
+    ``clips: all`` all-clip means 44, 35, 61 (errors 4, 0, 9); a fourth file has no label."""
+    table = pd.DataFrame(
+        {
+            "Source": ["a/v1.avi", "v2.mp4", "b/v3.dcm", "unlabelled.avi"],
+            "EF_m": [50.0, 30.0, 70.0, 55.0],
+            "EF_m_flag": "",
+        }
+    )
+    if all_clips:
+        table["EF_m_all_clips"] = [44.0, 35.0, 61.0, 50.0]
+    # A label's FileName: the path below predict_dir, the file name, or the path without extension.
+    pd.DataFrame({"FileName": ["a/v1.avi", "v2.mp4", "b/v3"], "EF": [40.0, 35.0, 70.0]}).to_csv(
+        tmp_path / "labels.csv", index=False
+    )
+    return external.evaluate(table, str(tmp_path / "labels.csv"), ["m"], samples=20, seed=0, thresholds=[40])
+
+
+def test_evaluation_has_no_rows_for_a_method_not_run(tmp_path):
+    metrics, auc = labelled(tmp_path, all_clips=False)
+    assert set(metrics["method"]) == {"beat_by_beat"} and set(auc["method"]) == {"beat_by_beat"}
+    assert metrics["value"].notna().all() and (metrics["videos"] == 3).all()
+    mae = metrics.set_index("metric").loc["MAE", "value"]
+    assert mae == pytest.approx((10 + 5 + 0) / 3)
+    assert auc["positives"].tolist() == [2]  # EF 40 and 35 are at or below 40
+
+
+def test_evaluation_with_all_clips_has_both_methods(tmp_path):
+    metrics, auc = labelled(tmp_path, all_clips=True)
+    assert set(metrics["method"]) == set(auc["method"]) == {"beat_by_beat", "all_clips"}
+    by_method = metrics[metrics["metric"] == "MAE"].set_index("method")["value"]
+    assert by_method["beat_by_beat"] == pytest.approx(5.0) and by_method["all_clips"] == pytest.approx(13 / 3)
+
+
+def test_labels_that_match_no_file_are_a_clear_error(tmp_path):
+    pd.DataFrame({"FileName": ["other.avi"], "EF": [50.0]}).to_csv(tmp_path / "labels.csv", index=False)
+    table = pd.DataFrame({"Source": ["v.avi"], "EF_m": [50.0]})
+    with pytest.raises(external.LabelsError, match="no FileName matches a predicted file"):
+        external.evaluate(table, str(tmp_path / "labels.csv"), ["m"], samples=20, seed=0, thresholds=[40])

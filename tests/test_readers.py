@@ -21,8 +21,9 @@ from pydicom.uid import (
 )
 
 from echobeat.data.preprocess import PREPROCESS, convert
-from echobeat.data.readers import InputError, SourceInfo, find_inputs, iter_frames, probe
+from echobeat.data.readers import InputError, SourceInfo, find_inputs, open_stream, probe
 from echobeat.data.video_io import write_video
+from echobeat.errors import UserError
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 RNG = np.random.default_rng(2024)
@@ -139,7 +140,7 @@ def one_line_error(err: pytest.ExceptionInfo, path: Path, reason: str) -> None:
     assert "\n" not in message
     assert str(path) in message
     assert reason in message, message
-    assert err.value.clear_message is True
+    assert isinstance(err.value, UserError)
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
@@ -171,8 +172,9 @@ def test_echonet_avi_is_bit_for_bit(files, method):
     assert out.steps == "none: source used as is (channel 0); 50 fps kept"
 
 
-def test_iter_frames_gives_rgb_one_at_a_time(files):
-    info, frames = iter_frames(files["echonet_avi"])
+def test_open_stream_gives_rgb_one_at_a_time(files):
+    frames = open_stream(files["echonet_avi"], rgb=True)
+    info = frames.source
     assert (info.kind, info.frames, info.height, info.width) == ("video", 20, 112, 112)
     first = next(frames)
     assert first.shape == (112, 112, 3) and first.dtype == np.uint8
@@ -262,7 +264,8 @@ def test_truncated_avi_yields_the_frames_that_decode(tmp_path):
     cut = tmp_path / "cut.avi"
     data = whole.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.3)])
-    info, stream = iter_frames(cut)
+    stream = open_stream(cut, rgb=True)
+    info = stream.source
     assert info.frames == 30  # the container's count
     got = list(stream)
     assert 2 <= len(got) < 30
@@ -340,8 +343,8 @@ def test_dicom_probe_and_frames(tmp_path, kind):
         assert any(note in n for n in info.notes), info.notes
     if kind in ("mono", "rgb"):
         assert info.notes == ()
-    info2, frames = iter_frames(path)
-    assert info2 == info
+    frames = open_stream(path, rgb=True)
+    assert frames.source == info
     got = np.stack(list(frames))
     assert got.shape == (5, 48, 64, 3) and got.dtype == np.uint8
     if kind == "jpeg":  # compare inside the flat blocks, away from the chroma-subsampled edges
@@ -483,7 +486,7 @@ def _bad(kind: str, folder: Path) -> Path:
 @pytest.mark.filterwarnings("ignore:End of file reached:UserWarning")  # pydicom, on the truncated DICOM
 def test_bad_inputs_raise_one_clear_line(tmp_path, kind, reason):
     path = _bad(kind, tmp_path)
-    for call in (probe, iter_frames, convert):
+    for call in (probe, open_stream, convert):
         with pytest.raises(InputError) as err:
             call(path)
         one_line_error(err, path, reason)

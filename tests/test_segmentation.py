@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from echobeat.analysis.dice import dice_summary, per_video_dice
-from echobeat.analysis.stats import bootstrap, dice_statistic, pooled_dice
 from echobeat.data.cache import build_cache
+from echobeat.datasets.frames import FrameBatches
 from echobeat.inference.beats import detect_beats, trimmed_range
 from echobeat.learn import training
-from echobeat.learn.datasets import FrameBatches
+from echobeat.learn.segmentation_task import pooled
 from echobeat.stages import segmentation as segmentation_run
+from echobeat.stats import bootstrap, dice_statistic
 
 # Three frames: intersections, predicted and true pixel counts.
 INTER, PRED, TRUE = np.array([10, 0, 5]), np.array([12, 3, 5]), np.array([10, 2, 10])
@@ -22,7 +23,8 @@ INTER, PRED, TRUE = np.array([10, 0, 5]), np.array([12, 3, 5]), np.array([10, 2,
 
 def test_dice_is_pooled_not_averaged():
     # 2 * (10 + 0 + 5) / ((12 + 3 + 5) + (10 + 2 + 10)) = 30 / 42
-    assert pooled_dice(INTER, PRED, TRUE) == pytest.approx(30 / 42)
+    assert dice_statistic(INTER[None], PRED[None], TRUE[None]).tolist() == [pytest.approx(30 / 42)]
+    assert pooled(INTER, PRED, TRUE) == pytest.approx(30 / 42), "the training's Dice is the same statistic"
     per_frame_mean = np.mean(2 * INTER / (PRED + TRUE))  # what pooling is not: 0.525
     assert per_frame_mean == pytest.approx((20 / 22 + 0 + 10 / 15) / 3)
 

@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import GPU_RULES, REPO, TINY_VIDEO, run_snakemake, tiny_workflow_config, write_config
+from conftest import PREDICT_GPU_RULES, REPO, TINY_CONFIG, TINY_VIDEO, tiny_workflow_config, write_config
+
+from echobeat.stages.rule_settings import GPU_RULES as ALL_GPU_RULES
 
 CLUSTER = REPO / "tests/slurm/cluster.sh"
+# The rules a run of the default target sends through sbatch.
+GPU_RULES = ALL_GPU_RULES - PREDICT_GPU_RULES
 CPU_RULES = {"synthetic_dataset", "verify_dataset", "cache_videos"}
 LOCAL_RULES = {
     "normalisation",
@@ -43,7 +47,11 @@ def cannot_run() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.slurm, pytest.mark.skipif(cannot_run() is not None, reason=str(cannot_run()))]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.skipif(cannot_run() is not None, reason=str(cannot_run())),
+]
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +104,10 @@ def sbatch_calls(cwd: Path) -> dict[str, list[str]]:
     return calls
 
 
-def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, tmp_path, workflow_dir):
+def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, finished_run, workflow_dir):
+    # The local run: the tiny workflow's (conftest.finished_run), with the same config but resources.
+    local = finished_run
     config = tiny_workflow_config(resources=TINY_RESOURCES)
-    local = tmp_path / "local"
-    shutil.copytree(workflow_dir, local)
-    write_config(local / "tiny.yaml", config)
-    run_snakemake(local, "--cores", "2", "--configfile", "tiny.yaml")
-
     write_config(workflow_dir / "tiny.yaml", config)
     run_on_slurm(workflow_dir, cluster, "--configfile", "tiny.yaml")
 
@@ -137,16 +142,16 @@ def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, tmp
         )
 
 
-def test_a_training_job_killed_at_its_time_limit_resumes(cluster, workflow_dir):
+def test_a_training_job_killed_at_its_time_limit_resumes(cluster, prepared_workflow):
     # One EF run long enough to outlive a one-minute limit; each resubmission (the profile's
     # restart-times) gets runtime x attempt minutes and resumes from the checkpoint.
+    workflow_dir = prepared_workflow  # the data stage done, locally
     video = {**TINY_VIDEO, "defaults": {**TINY_VIDEO["defaults"], "epochs": 60}}
     video["runs"] = {**TINY_VIDEO["runs"], "tiny_mc3": None}
     resources = {**TINY_RESOURCES, "train_video": {"mem_mb": 1500, "runtime": 1}}
-    write_config(workflow_dir / "tiny.yaml", tiny_workflow_config(video=video, resources=resources))
-    run_snakemake(workflow_dir, "--cores", "2", "results/data/normalisation.json", "--configfile", "tiny.yaml")
+    write_config(workflow_dir / TINY_CONFIG, tiny_workflow_config(video=video, resources=resources))
 
-    run_on_slurm(workflow_dir, cluster, "results/video/tiny_r3d/best.pt", "--configfile", "tiny.yaml")
+    run_on_slurm(workflow_dir, cluster, "results/video/tiny_r3d/best.pt", "--configfile", TINY_CONFIG)
 
     finished = (cluster["state"] / "jobcomp.txt").read_text()
     assert "JobState=TIMEOUT" in finished, finished[-2000:]

@@ -10,29 +10,26 @@ import torchvision
 
 from echobeat.analysis.beat_by_beat import beat_by_beat_table, no_beats
 from echobeat.analysis.metrics import method_predictions, metrics_table
-from echobeat.analysis.stats import regression_metrics
 from echobeat.compute import Compute, prepare_device
-from echobeat.data.cache import VideoCache, build_cache
+from echobeat.data.cache import VideoCache
 from echobeat.data.clips import n_clips
 from echobeat.data.normalisation import Normaliser
-from echobeat.data.verify import VerifySettings, verify_dataset
-from echobeat.inference.video import predict_all_clips
-from echobeat.learn.datasets import ClipDataset
+from echobeat.datasets.clips import ClipDataset
+from echobeat.inference.video import predict_clips
 from echobeat.models.video import video_model
 from echobeat.models.weights import WeightsError
+from echobeat.stages.data import prepare_stage_inputs, synthetic_dataset
+from echobeat.stats import regression_metrics
 
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory):
     from conftest import tiny_settings
 
-    from echobeat.data.synthetic import generate_dataset
-
     root = tmp_path_factory.mktemp("video")
-    generate_dataset(root / "data", tiny_settings(n_videos=4, seed=21, frames={"min": 26, "max": 45}), threads=2)
-    manifest = verify_dataset(root / "data", VerifySettings()).manifest
-    index = build_cache(manifest, root / "data" / "Videos", root / "cache")
-    return VideoCache(root / "cache", index), manifest
+    synthetic_dataset(tiny_settings(n_videos=4, seed=21, frames={"min": 26, "max": 45}), root / "data", threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    return VideoCache.open(inputs.index), pd.read_csv(inputs.manifest, dtype={"FileName": str})
 
 
 def test_all_clip_batches_equal_one_clip_at_a_time(cached):
@@ -42,7 +39,7 @@ def test_all_clip_batches_equal_one_clip_at_a_time(cached):
     normaliser = Normaliser([30.0] * 3, [40.0] * 3)
     # 4 frames every 8: videos shorter than 32 frames are padded; each has max(F, 32) - 24 clips.
     dataset = ClipDataset(cache, manifest, normaliser, 4, 8, clips="all")
-    batched = predict_all_clips(model, dataset, normaliser, Compute.cpu(), batch_size=7)
+    batched = predict_clips(model, dataset, normaliser, Compute.cpu(), batch_size=7)
     assert len(batched) == len(dataset)
     with torch.no_grad():
         one_by_one = [model(dataset[i][0][None])[0, 0].item() for i in range(len(dataset))]

@@ -7,9 +7,14 @@ import pytest
 import torch
 import torchvision
 
+from echobeat.errors import UserError
 from echobeat.models.segmentation import segmentation_model
 from echobeat.models.video import video_model
-from echobeat.models.weights import WeightsError, read_checkpoint
+from echobeat.models.weights import WeightsError, read_weights_file
+
+
+class PickledCode:
+    """A Python object in a weights file: what ``weights_only`` loading refuses."""
 
 
 def save_original_checkpoint(model: torch.nn.Module, path, **extra) -> None:
@@ -32,7 +37,7 @@ def test_an_original_video_checkpoint_loads_key_for_key(tmp_path):
     optimiser = torch.optim.SGD(original.parameters(), lr=1e-4, momentum=0.9)
     save_original_checkpoint(original, path, opt_dict=optimiser.state_dict(), frames=32, period=2)
     assert all(key.startswith("module.") for key in torch.load(path, weights_only=True)["state_dict"])
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_weights_file(path)
     assert checkpoint.origin == "echonet" and checkpoint.meta["frames"] == 32 and checkpoint.meta["epoch"] == 44
     torch.manual_seed(2)  # another initialisation: everything must come from the file
     loaded = video_model("r3d_18", str(path), bias=50.0)
@@ -73,6 +78,7 @@ def test_a_checkpoint_of_another_model_names_what_does_not_fit(tmp_path):
         ("text", "is not a readable PyTorch checkpoint"),
         ("empty", "is empty"),
         ("no_weights", "holds no model weights"),
+        ("code", "holds Python code, not only tensors (it refers to "),
     ],
 )
 def test_a_bad_weights_file_is_one_clear_line_naming_it(tmp_path, content, expected):
@@ -85,13 +91,18 @@ def test_a_bad_weights_file_is_one_clear_line_naming_it(tmp_path, content, expec
         path.write_text("this is not a checkpoint\n")
     elif content == "empty":
         path.write_bytes(b"")
+    elif content == "code":
+        torch.save({"model": PickledCode()}, path)
     else:
         torch.save({"epoch": 3, "best_loss": 1.0}, path)
     with pytest.raises(WeightsError) as caught:
         video_model("mc3_18", str(path))
     message = str(caught.value)
     assert expected in message and str(path) in message and "\n" not in message
-    assert getattr(caught.value, "clear_message", False), "rule scripts log it without a traceback"
+    if content == "code":
+        # Named, and never torch's advice to load with weights_only=False, which would run its code.
+        assert "PickledCode" in message and "weights_only" not in message and "damaged" not in message
+    assert isinstance(caught.value, UserError), "rule scripts log it without a traceback"
 
 
 def test_our_best_pt_is_self_describing(tmp_path):
@@ -102,7 +113,7 @@ def test_our_best_pt_is_self_describing(tmp_path):
         "ef", {"model": "mc3_18", "frames": 16, "period": 4}, ("model", "frames", "period"), [1, 2, 3], [4, 5, 6]
     )
     save_model(tmp_path / "best.pt", model.state_dict(), 7, 12.5, card)
-    checkpoint = read_checkpoint(tmp_path / "best.pt")
+    checkpoint = read_weights_file(tmp_path / "best.pt")
     assert checkpoint.origin == "echobeat" and checkpoint.meta["epoch"] == 7
     assert checkpoint.meta["frames"] == 16 and checkpoint.meta["normalisation"] == {"mean": [1, 2, 3], "std": [4, 5, 6]}
     assert_same_weights(video_model("mc3_18", str(tmp_path / "best.pt")), model)
@@ -156,6 +167,6 @@ def test_released_style_checkpoints_ignore_the_rest_of_the_dict(tmp_path):
     model = video_model("mc3_18", "random")
     path = tmp_path / "x.pt"
     save_original_checkpoint(model, path, r2=0.8, scheduler_dict={"step_size": 15})
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_weights_file(path)
     assert checkpoint.meta == {"epoch": 44, "best_loss": 17.5}
     assert_same_weights(video_model("mc3_18", str(path)), model)

@@ -10,9 +10,18 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import GPU_RULES, REPO, run_snakemake, tiny_workflow_config, write_config
+from conftest import (
+    PREDICT_GPU_RULES,
+    REPO,
+    TINY_CONFIG,
+    copy_run,
+    run_snakemake,
+    tiny_workflow_config,
+    write_config,
+)
 
 from echobeat.data.video_io import read_video, write_video
+from echobeat.stages.rule_settings import GPU_RULES
 
 pytestmark = pytest.mark.workflow
 
@@ -61,21 +70,39 @@ def test_bad_config_fails_naming_the_key(workflow_dir, config, expected):
     assert expected in proc.stdout + proc.stderr
 
 
-def test_tiny_synthetic_run_end_to_end(workflow_dir):
-    config = tiny_workflow_config()
-    path = write_config(workflow_dir / "tiny.yaml", config)
-    run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
-    manifest = pd.read_csv(workflow_dir / "results/data/manifest.csv")
+# The tiny workflow's run (conftest.finished_run), checked output by output; the tests that run
+# jobs on it (evaluate-only, predict, cache refresh) each take a copy.
+RUNS = ("tiny_r3d", "tiny_mc3")
+
+
+def finished_manifest(run: Path) -> pd.DataFrame:
+    return pd.read_csv(run / "results/data/manifest.csv")
+
+
+@pytest.fixture
+def finished_copy(finished_run, tmp_path) -> Path:
+    """A private copy of the finished run, for tests that run jobs on it."""
+    return copy_run(finished_run, tmp_path / "wf")
+
+
+@pytest.mark.slow
+def test_data_stage_outputs(finished_run):
+    manifest = finished_manifest(finished_run)
     assert len(manifest) == 6 and set(manifest["Split"]) <= {"TRAIN", "VAL", "TEST"}
-    assert pd.read_csv(workflow_dir / "results/data/excluded.csv").empty
-    report = (workflow_dir / "results/data/verify_report.md").read_text()
+    assert pd.read_csv(finished_run / "results/data/excluded.csv").empty
+    report = (finished_run / "results/data/verify_report.md").read_text()
     assert "None: every row, tracing and video checked out." in report
-    assert (workflow_dir / "resources/tiny/.echobeat-synthetic").exists()
-    index = pd.read_csv(workflow_dir / "results/data/cache/index.csv")
+    assert (finished_run / "resources/tiny/.echobeat-synthetic").exists()
+    index = pd.read_csv(finished_run / "results/data/cache/index.csv")
     assert index["FileName"].tolist() == manifest["FileName"].tolist()
-    stats = json.loads((workflow_dir / "results/data/normalisation.json").read_text())
+    stats = json.loads((finished_run / "results/data/normalisation.json").read_text())
     assert stats["videos"] == (manifest["Split"] == "TRAIN").sum() and 0 < stats["mean"][0] < 255
-    seg = workflow_dir / "results/segmentation/tiny"
+
+
+@pytest.mark.slow
+def test_segmentation_outputs(finished_run):
+    manifest = finished_manifest(finished_run)
+    seg = finished_run / "results/segmentation/tiny"
     size = pd.read_csv(seg / "size.csv")
     assert size.columns.tolist() == ["Filename", "Frame", "Size", "HumanLarge", "HumanSmall", "ComputerSmall"]
     assert set(size["Filename"]) == {f"{name}.avi" for name in manifest["FileName"]}
@@ -103,8 +130,13 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
     overlay = read_video(overlays[0])
     assert overlay.shape[1] == (size["Filename"] == f"{first}.avi").sum(), "one overlay frame per video frame"
     assert overlay.shape[2:] == (112 + 80, 224)
-    for run in ("tiny_r3d", "tiny_mc3"):
-        folder = workflow_dir / "results/video" / run
+
+
+@pytest.mark.slow
+def test_video_outputs(finished_run):
+    manifest = finished_manifest(finished_run)
+    for run in RUNS:
+        folder = finished_run / "results/video" / run
         test = pd.read_csv(folder / "test_predictions.csv")
         assert test.columns.tolist() == ["Filename", "Clip", "Prediction"]
         tested = manifest[manifest["Split"] == "TEST"]
@@ -113,25 +145,43 @@ def test_tiny_synthetic_run_end_to_end(workflow_dir):
         # Inference writes predictions only; the metrics are the analysis stage's.
         assert not (folder / "metrics.csv").exists()
         assert pd.read_csv(folder / "log.csv").columns.tolist()[:5] == ["epoch", "phase", "loss", "r2", "mae"]
-    check_analysis_outputs(workflow_dir, manifest, runs=("tiny_r3d", "tiny_mc3"), offset=4 * 8 // 2)
-    report_file = workflow_dir / "results/report.zip"
-    run_snakemake(workflow_dir, "--report", str(report_file), "--configfile", str(path))
-    check_report(report_file, runs=("tiny_r3d", "tiny_mc3"))
-    check_rerun_plans(workflow_dir, path, config)
-    check_evaluate_only(workflow_dir, config)
-    check_predict(workflow_dir, config, manifest)
-    # A video whose content changes is decoded again; the other cache entries are reused.
+
+
+@pytest.mark.slow
+def test_analysis_outputs(finished_run):
+    check_analysis_outputs(finished_run, finished_manifest(finished_run), runs=RUNS, offset=4 * 8 // 2)
+
+
+@pytest.mark.slow
+def test_report_holds_every_figure_and_table(finished_run):
+    check_report(finished_run / "results/report.zip", runs=RUNS)
+
+
+@pytest.mark.slow
+def test_each_edit_plans_the_jobs_it_affects(finished_run, tmp_path):
+    check_rerun_plans(finished_run, tmp_path / "edited.yaml", tiny_workflow_config())
+
+
+@pytest.mark.slow
+def test_evaluate_only_reproduces_the_trained_models(finished_copy):
+    check_evaluate_only(finished_copy, tiny_workflow_config())
+
+
+@pytest.mark.slow
+def test_predict_on_a_folder_of_ones_own_videos(finished_copy):
+    check_predict(finished_copy, tiny_workflow_config(), finished_manifest(finished_copy))
+
+
+@pytest.mark.slow
+def test_a_changed_video_is_decoded_again_and_the_others_reused(finished_copy):
+    # The cache is the target, not the whole workflow: its log line is all this checks.
+    manifest = finished_manifest(finished_copy)
     name = manifest["FileName"][0]
-    video = workflow_dir / "resources/tiny/Videos" / f"{name}.avi"
+    video = finished_copy / "resources/tiny/Videos" / f"{name}.avi"
     write_video(video, read_video(video)[0, ::-1], fps=manifest["FPS"][0])
-    run_snakemake(workflow_dir, "--cores", "2", "--configfile", str(path))
-    log = (workflow_dir / "logs/cache_videos.log").read_text()
+    run_snakemake(finished_copy, "--cores", "2", "results/data/cache/index.csv", "--configfile", TINY_CONFIG)
+    log = (finished_copy / "logs/cache_videos.log").read_text()
     assert "6 entries, 1 decoded now, 5 reused" in log
-    # A changed verification setting reruns verification only, not the generator.
-    config["data"]["ef_tolerance"] = 2.0
-    write_config(path, config)
-    plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-    assert "verify_dataset" in plan.stdout and "synthetic_dataset" not in plan.stdout
 
 
 def check_analysis_outputs(workflow_dir, manifest, runs, offset):
@@ -177,7 +227,7 @@ def check_analysis_outputs(workflow_dir, manifest, runs, offset):
     for name in ("segmentation_loss", "dice_histogram"):
         assert (workflow_dir / "results/segmentation/tiny/figures" / f"{name}.png").stat().st_size > 1000
     comparison = pd.read_csv(workflow_dir / "results/analysis/comparison.csv")
-    assert comparison["run"].tolist() == [*runs, "paper", "seed_reproduction"]
+    assert comparison["run"].tolist() == [*runs, "paper", "authors_rerun"]
     markdown = (workflow_dir / "results/analysis/comparison.md").read_text()
     assert "| beat_by_beat_MAE |" in markdown and markdown.count("| 4.05 |") == 1
 
@@ -341,7 +391,8 @@ def test_predict_with_model_files_plans_no_training(workflow_dir, tmp_path):
         "predict": {"segmentation": str(tmp_path / "seg.pt"), "ef": [str(tmp_path / "ef.pt")]},
     }
     path = write_config(workflow_dir / "files.yaml", settings)
-    planned = jobs_planned(run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path)).stdout)
+    plan = run_snakemake(workflow_dir, "-n", "predict", "--configfile", str(path))
+    planned = jobs_planned(plan.stdout)
     assert planned == {
         "predict_convert": 1,
         "predict_sizes": 1,
@@ -351,6 +402,8 @@ def test_predict_with_model_files_plans_no_training(workflow_dir, tmp_path):
         "predict_report": 1,
         "predict": 1,
     }, planned
+    gpu_jobs = {rule for rule, resources in planned_resources(plan.stdout).items() if "gpu=1" in resources}
+    assert gpu_jobs == PREDICT_GPU_RULES, "the GPU rules that only the predict target plans"
     proc = run_snakemake(workflow_dir, "-n", "predict", check=False)
     assert proc.returncode != 0 and "--config predict_dir=" in proc.stdout + proc.stderr
 
@@ -397,19 +450,19 @@ def check_report(report_file, runs):
 
 
 def check_rerun_plans(workflow_dir, path, config):
-    """After a finished run, each kind of edit plans exactly the jobs it affects."""
+    """After a finished run, edits plan exactly the jobs they affect: the end-to-end contract of
+    Snakemake's params trigger and the DAG. Which keys each rule's params hold (so that, e.g., a
+    plotting option reruns the figures only) is tested in-process, slice by slice, in
+    tests/test_layout.py."""
 
     def plan_after(edit):
         edited = copy.deepcopy(config)
         edit(edited)
         write_config(path, edited)
         plan = run_snakemake(workflow_dir, "-n", "--configfile", str(path))
-        write_config(path, config)
         return jobs_planned(plan.stdout) if "Job stats:" in plan.stdout else {}, plan.stdout
 
-    planned, _ = plan_after(lambda c: None)
-    assert planned == {}, f"nothing changed, yet planned {planned}"
-    # GPUs per training job: the same model up to rounding, nothing to redo.
+    # GPUs per training job: the same model up to rounding, nothing to redo (nor, then, with no edit).
     planned, _ = plan_after(lambda c: c["video"]["runs"]["tiny_mc3"].update({"gpus": 2}))
     assert planned == {}, f"gpus changed, yet planned {planned}"
     per_run = {"beat_by_beat": 1, "analysis_metrics": 1, "ef_figures": 1, "compare_runs": 1, "all": 1}
@@ -417,24 +470,6 @@ def check_rerun_plans(workflow_dir, path, config):
     planned, stdout = plan_after(lambda c: c["video"]["runs"].update({"tiny_third": {"model": "mc3_18", "seed": 1}}))
     assert planned == {"train_video": 1, "predict_clips": 1, **per_run}, planned
     assert "results/video/tiny_third/best.pt" in stdout and "tiny_r3d/best.pt" not in stdout
-    # One run's training setting: that run's training, inference and analysis only.
-    planned, stdout = plan_after(lambda c: c["video"]["runs"]["tiny_mc3"].update({"lr": 1e-4}))
-    assert planned == {"train_video": 1, "predict_clips": 1, **per_run}, planned
-    assert "results/video/tiny_mc3/best.pt" in stdout and "tiny_r3d/best.pt" not in stdout
-    # A segmentation training setting: segmentation, size.csv and every run's analysis, no video job.
-    planned, _ = plan_after(lambda c: c["segmentation"].update({"lr": 1e-4}))
-    assert planned == {
-        "train_segmentation": 1,
-        "evaluate_segmentation": 1,
-        "segment_all_frames": 1,
-        "segmentation_overlays": 1,
-        "segmentation_figures": 1,
-        "beat_by_beat": 2,
-        "analysis_metrics": 2,
-        "ef_figures": 2,
-        "compare_runs": 1,
-        "all": 1,
-    }, planned
     # Beat detection: size inference and what reads size.csv, not the segmentation training.
     planned, _ = plan_after(lambda c: c["segmentation"].update({"beats": {"trim": "percentile"}}))
     assert set(planned) == {
@@ -446,12 +481,6 @@ def check_rerun_plans(workflow_dir, path, config):
         "compare_runs",
         "all",
     }, planned
-    # A plotting option: the figures only.
-    planned, _ = plan_after(lambda c: c.setdefault("analysis", {}).update({"figures": {"dpi": 90}}))
-    assert planned == {"ef_figures": 2, "segmentation_figures": 1, "all": 1}, planned
-    # An analysis setting: the metrics, their figures' inputs stay.
-    planned, _ = plan_after(lambda c: c.setdefault("analysis", {}).update({"bootstrap_samples": 50}))
-    assert planned == {"analysis_metrics": 2, "compare_runs": 1, "all": 1}, planned
 
 
 def test_damaged_real_dataset_stops_with_one_clear_message(workflow_dir, tiny_dataset, tmp_path):
@@ -499,11 +528,16 @@ def planned_resources(stdout: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("profile", ["local", "slurm"])
-def test_gpu_rules_ask_for_a_gpu(workflow_dir, profile):
+def test_gpu_rules_ask_for_a_gpu(workflow_dir, tmp_path, profile):
     """Locally from the rules themselves; on SLURM with a GPU partition as well (the plugin turns
-    gpu=1 into --gpus=1: tests/test_slurm.py sees it reach sbatch)."""
+    gpu=1 into --gpus=1: tests/test_slurm.py sees it reach sbatch). The default target and the
+    predict target planned together: every GPU rule."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a.avi").write_bytes(b"placeholder: a dry run reads nothing")
     args = ["--profile", "profiles/slurm"] if profile == "slurm" else []
-    plan = run_snakemake(workflow_dir, "-n", *args, "--workflow-profile", "none", "--configfile", "config/demo.yaml")
+    config = ["--configfile", "config/demo.yaml", "--config", f"predict_dir={videos}"]
+    plan = run_snakemake(workflow_dir, "-n", "all", "predict", *args, "--workflow-profile", "none", *config)
     planned = planned_resources(plan.stdout)
     assert set(planned) >= GPU_RULES, set(planned)
     for rule, resources in planned.items():

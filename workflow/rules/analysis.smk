@@ -59,14 +59,14 @@ rule ef_figures:
         sampling=analysis_result("beat_sampling.csv"),
         log=video_result("log.csv"),
     output:
-        **ef_figure_outputs(),
+        **figure_outputs(analysis_result("figures"), EF_FIGURES, "EF runs", "{run}"),
     log:
         "logs/ef_figures/{run}.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
-        settings=ef_figure_settings,
+        settings=rule_settings.ef_figures_slice(config),
     script:
         "../scripts/ef_figures.py"
 
@@ -76,14 +76,19 @@ rule segmentation_figures:
         log=segmentation_result("log.csv"),
         dice=segmentation_result("test_dice.csv"),
     output:
-        **segmentation_figure_outputs(),
+        **figure_outputs(
+            segmentation_result("figures"),
+            SEGMENTATION_FIGURES,
+            "Segmentation",
+            "Training and Dice",
+        ),
     log:
         "logs/segmentation_figures.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
-        settings=figure_settings(),
+        settings=rule_settings.figures_slice(config),
     script:
         "../scripts/segmentation_figures.py"
 
@@ -107,6 +112,6 @@ rule compare_runs:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=comparison_settings(),
+        runs=rule_settings.comparison_slice(VIDEO_RUNS),
     script:
         "../scripts/compare_runs.py"

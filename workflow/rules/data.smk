@@ -21,7 +21,7 @@ if config["dataset"] == "synthetic":
             mem_mb=job_memory("synthetic_dataset"),
             runtime=job_runtime("synthetic_dataset"),
         params:
-            settings=synthetic_settings(),
+            settings=rule_settings.synthetic_slice(config),
         script:
             "../scripts/synthetic_dataset.py"
 
@@ -59,7 +59,7 @@ checkpoint verify_dataset:
         mem_mb=job_memory("verify_dataset"),
         runtime=job_runtime("verify_dataset"),
     params:
-        settings=verify_settings(),
+        settings=rule_settings.verify_slice(config),
     script:
         "../scripts/verify_dataset.py"
 
@@ -97,6 +97,6 @@ rule normalisation:
     conda:
         "../../envs/data.yaml"
     params:
-        settings=normalisation_settings(),
+        settings=rule_settings.normalisation_slice(config),
     script:
         "../scripts/normalisation.py"

@@ -1,14 +1,4 @@
-"""Several GPU jobs on one GPU (config `jobs_per_gpu`), with integer resources only.
-
-Every GPU rule declares `gpu=<whole GPUs it uses>` (what SLURM is asked for, and what train_video
-reads to start its DDP processes) and `gpu_slots=<slots>`: 1 for a one-GPU job, `jobs_per_gpu`
-per GPU for a job on several GPUs (it takes them whole). Locally, with `jobs_per_gpu` > 1 and a
-global `gpu` limit (`--resources gpu=N`, or the local profile's `gpu: 1`), this file registers
-the global `gpu_slots = N * jobs_per_gpu` and raises the global `gpu` to the same number: `gpu`
-no longer holds the jobs back, `gpu_slots` is the limit. `job_gpus` keeps a job's `gpu` at most
-N, so no job starts more processes than there are GPUs. With `jobs_per_gpu: 1`, or without a
-global `gpu` (SLURM: each job has its own GPUs), nothing is registered and Snakemake behaves as
-without this file.
+"""Several GPU jobs on one GPU (config `jobs_per_gpu`) with integer slots: docs/decisions.md §6.
 
 This file stands alone (tests/test_gpu_sharing.py includes it in a small workflow of its own).
 """

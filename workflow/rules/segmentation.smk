@@ -21,7 +21,7 @@ if config["segmentation"]["epochs"] > 0:
             mem_mb=job_memory("train_segmentation"),
             runtime=job_runtime("train_segmentation"),
         params:
-            settings=segmentation_settings("train"),
+            settings=rule_settings.segmentation_slice(config, "train"),
         script:
             "../scripts/train_segmentation.py"
 
@@ -40,7 +40,7 @@ else:
         conda:
             "../../envs/torch.yaml"
         params:
-            settings=segmentation_settings("import"),
+            settings=rule_settings.segmentation_slice(config, "import"),
         script:
             "../scripts/import_segmentation_weights.py"
 
@@ -66,7 +66,7 @@ rule evaluate_segmentation:
         mem_mb=job_memory("evaluate_segmentation"),
         runtime=job_runtime("evaluate_segmentation"),
     params:
-        settings=segmentation_settings("evaluate"),
+        settings=rule_settings.segmentation_slice(config, "evaluate"),
     script:
         "../scripts/evaluate_segmentation.py"
 
@@ -90,7 +90,7 @@ rule segment_all_frames:
         mem_mb=job_memory("segment_all_frames"),
         runtime=job_runtime("segment_all_frames"),
     params:
-        settings=segmentation_settings("sizes"),
+        settings=rule_settings.segmentation_slice(config, "sizes"),
     script:
         "../scripts/segment_all_frames.py"
 
@@ -120,6 +120,6 @@ rule segmentation_overlays:
         mem_mb=job_memory("segmentation_overlays"),
         runtime=job_runtime("segmentation_overlays"),
     params:
-        settings=segmentation_settings("overlays"),
+        settings=rule_settings.segmentation_slice(config, "overlays"),
     script:
         "../scripts/segmentation_overlays.py"

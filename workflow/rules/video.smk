@@ -26,7 +26,7 @@ rule train_video:
         mem_mb=job_memory("train_video"),
         runtime=job_runtime("train_video"),
     params:
-        settings=video_train_settings,
+        settings=video_settings("train"),
     script:
         "../scripts/train_video.py"
 
@@ -47,7 +47,7 @@ rule import_video_weights:
     conda:
         "../../envs/torch.yaml"
     params:
-        settings=video_import_settings,
+        settings=video_settings("import"),
     script:
         "../scripts/import_video_weights.py"
 
@@ -72,6 +72,6 @@ rule predict_clips:
         mem_mb=job_memory("predict_clips"),
         runtime=job_runtime("predict_clips"),
     params:
-        settings=video_predict_settings,
+        settings=video_settings("predict"),
     script:
         "../scripts/predict_clips.py"

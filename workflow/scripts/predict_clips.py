@@ -2,10 +2,10 @@
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.stages.video import predict
+from echobeat.stages.video import predict_clips
 
 setup_logging(snakemake.log[0])
-predictions = predict(
+predictions = predict_clips(
     snakemake.params.settings,
     snakemake.input.best,
     snakemake.input.manifest,

@@ -2,7 +2,7 @@
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.stages.predict import evaluate
+from echobeat.stages.predict_evaluation import evaluate
 
 setup_logging(snakemake.log[0])
 metrics, auc = evaluate(

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from echobeat.data.predict_examples import write_examples
 from echobeat.logs import setup_logging
+from echobeat.stages.data import predict_examples
 
-log = setup_logging(snakemake.log[0])
-names = write_examples(Path(snakemake.input.filelist).parent, snakemake.output.examples)
-log.info("examples of %s in %s", ", ".join(names), snakemake.output.examples)
+setup_logging(snakemake.log[0])
+predict_examples(Path(snakemake.input.filelist).parent, snakemake.output.examples)

@@ -1,10 +1,10 @@
 """Rule predict_report: a standalone HTML report, one section per video."""
 
-from echobeat.analysis.video_report import write_report
 from echobeat.logs import setup_logging
+from echobeat.stages.predict import report
 
 setup_logging(snakemake.log[0])
-write_report(
+report(
     snakemake.output.report,
     snakemake.input.predictions,
     snakemake.input.beats,

@@ -1,14 +1,14 @@
 """Rule predict_table: predictions.csv (one row per file), beats.csv and clips.csv."""
 
 from echobeat.logs import setup_logging
-from echobeat.stages.predict import video_table, write_outputs
+from echobeat.stages.predict import table, write_table
 
 setup_logging(snakemake.log[0])
-table, beats, clips = video_table(
+predictions, beats, clips = table(
     snakemake.params.settings,
     snakemake.input.inputs,
     snakemake.input.sizes,
     snakemake.input.masks,
     list(snakemake.input.clips),
 )
-write_outputs(snakemake.output, table, beats, clips)
+write_table(snakemake.output, predictions, beats, clips)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from echobeat.data.synthetic import generate_dataset
 from echobeat.logs import setup_logging
+from echobeat.stages.data import synthetic_dataset
 
 setup_logging(snakemake.log[0])
-generate_dataset(Path(snakemake.output.filelist).parent, snakemake.params.settings, threads=snakemake.threads)
+synthetic_dataset(snakemake.params.settings, Path(snakemake.output.filelist).parent, threads=snakemake.threads)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +43,10 @@ class Compute:
     channels_last: bool = False
     threads: int = 1
     compile_mode: str | None = None
+    # torch.compile's backend (a name or a callable). Tests set a cheap one (``aot_eager``: the same
+    # graph capture and forward/backward split, no code generation) to check the wiring in seconds;
+    # jobs keep inductor.
+    compile_backend: str | Callable = "inductor"
 
     @classmethod
     def cpu(cls, threads: int = 1) -> Compute:
@@ -80,7 +85,7 @@ class Compute:
         mode. Keep the original for ``state_dict()`` (a compiled module prefixes every key)."""
         if self.compile_mode is None:
             return model
-        return torch.compile(model, mode=self.compile_mode)
+        return torch.compile(model, mode=self.compile_mode, backend=self.compile_backend)
 
     def place(self, model: torch.nn.Module, video: bool = False) -> torch.nn.Module:
         """``model`` in this memory layout (``video``: 3-D convolutions), already on the device."""

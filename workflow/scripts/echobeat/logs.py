@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 
+from echobeat.errors import UserError
+
 
 def setup_logging(
     log_path: str | os.PathLike[str] | None,
@@ -34,8 +36,8 @@ def setup_logging(
         root.addHandler(handler)
 
     def log_uncaught(kind, value, traceback):
-        if getattr(value, "clear_message", False):
-            # A problem of the input that its message fully explains: one line, no traceback.
+        if isinstance(value, UserError):
+            # A problem of the input that its message fully explains: no traceback.
             root.error("%s", value)
             return
         # The job's log file then says why it failed, not only Snakemake's console.

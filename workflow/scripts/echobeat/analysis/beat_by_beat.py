@@ -11,7 +11,7 @@
 6. Join with the EF labels of FileList (whose names lack ``.avi``).
 
 The R script subtracts a literal 32: for its 32-frame, period-2 clips that centres the clip's
-64-frame span on the beat. ``clip_offset`` keeps that meaning for any clip length and period.
+64-frame span on the beat. ``data.clips.clip_offset`` keeps that meaning for any clip length and period.
 """
 
 from __future__ import annotations
@@ -20,24 +20,8 @@ import numpy as np
 import pandas as pd
 
 from echobeat.analysis.methods import TABLE_METHODS
+from echobeat.data.clips import beat_starts
 from echobeat.data.names import VIDEO_SUFFIX, video_key
-
-
-def clip_offset(frames: int, period: int) -> int:
-    """Frames between a clip's start and the beat it is centred on: half the clip's span."""
-    return frames * period // 2
-
-
-def beat_starts(sizes: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """One row per detected end-systole: key, Frame, and the start of the clip centred on it."""
-    beats = sizes.loc[sizes["ComputerSmall"].astype(int) == 1, ["Filename", "Frame"]]
-    return pd.DataFrame(
-        {
-            "key": video_key(beats["Filename"]).to_numpy(),
-            "Frame": beats["Frame"].astype(int).to_numpy(),
-            "Clip": np.maximum(beats["Frame"].astype(int).to_numpy() - offset, 0),
-        }
-    )
 
 
 def keyed_predictions(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -23,14 +23,11 @@ import math
 
 import pandas as pd
 
-from echobeat.analysis.methods import AUC_METHODS
+from echobeat.analysis.methods import AUC_METHODS, TABLE_METHODS
+from echobeat.stats import ANALYSIS_METRICS
 
 # (method, metric) pairs of the analysis metrics.csv that the comparison shows.
-REGRESSION_QUANTITIES = [
-    (method, metric)
-    for method in ("single_clip", "all_clips", "beat_by_beat")
-    for metric in ("MAE", "RMSE", "R2", "R2_pearson")
-]
+REGRESSION_QUANTITIES = [(method, metric) for method in TABLE_METHODS for metric in ANALYSIS_METRICS]
 DICE_QUANTITIES = {"overall": "dice_overall", "large": "dice_ED", "small": "dice_ES"}
 
 # The paper's HFrEF AUC: one number, with no threshold stated (not one of the auc_thresholds).
@@ -53,7 +50,8 @@ REFERENCES = {
         "beat_by_beat_R2_pearson": 0.81,
         PAPER_AUC: 0.97,
     },
-    "seed_reproduction": {
+    # An independent rerun of the authors' code by an earlier session of this project (config/authors_rerun.yaml).
+    "authors_rerun": {
         "label": "authors' code rerun (segmentation 30 epochs; R(2+1)D-18 32x2, 35 epochs)",
         "settings": (
             "Dice from DeepLabV3-ResNet50 segmentation (ImageNet backbone) trained 30 epochs; EF and AUCs "
@@ -73,7 +71,10 @@ REFERENCES = {
         "auc_all_clips_50": 0.953,
     },
 }
+# The settings of each run shown beside its numbers (rule compare_runs receives exactly these).
 RUN_SETTINGS = ("model", "frames", "period", "weights", "epochs")
+# Video counts shown beside the settings.
+COUNTS = ("test_videos", "beat_by_beat_videos")
 
 
 def _quantity(method: str, metric: str) -> str:
@@ -127,7 +128,7 @@ def comparison_table(rows: list[dict]) -> pd.DataFrame:
             columns.insert(columns.index(after) + 1, column)
     table = table.reindex(columns=columns)
     # The references have no settings: keep the runs' whole numbers whole beside their empty cells.
-    counts = ["frames", "period", "epochs", "test_videos", "beat_by_beat_videos"]
+    counts = ["frames", "period", "epochs", *COUNTS]
     return table.astype(dict.fromkeys(counts, "Int64"))
 
 
@@ -138,7 +139,7 @@ def _last_all_clips_auc(columns: list[str]) -> str | None:
 
 
 def _quantities(table: pd.DataFrame) -> list[str]:
-    fixed = {"run", "label", "settings", "test_videos", "beat_by_beat_videos", *RUN_SETTINGS}
+    fixed = {"run", "label", "settings", *COUNTS, *RUN_SETTINGS}
     return [c for c in table.columns if c not in fixed and not c.endswith(("_ci_low", "_ci_high"))]
 
 
@@ -170,7 +171,7 @@ def comparison_markdown(table: pd.DataFrame) -> str:
         "| quantity | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
-    for setting in ("model", "frames", "period", "weights", "epochs", "test_videos", "beat_by_beat_videos"):
+    for setting in (*RUN_SETTINGS, *COUNTS):
         cells = ["" if pd.isna(row[setting]) else str(row[setting]) for _, row in table.iterrows()]
         lines.append(f"| {setting} | " + " | ".join(cells) + " |")
     for quantity in _quantities(table):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from echobeat.analysis.stats import bootstrap, dice_statistic
 from echobeat.data.names import avi_name
+from echobeat.stats import bootstrap, dice_statistic
 
 DICE_COLUMNS = ["split", "which", "dice", "ci_low", "ci_high"]
 PER_VIDEO_COLUMNS = ["Filename", "Overall", "Large", "Small"]
@@ -35,17 +35,16 @@ def per_video_dice(names: list[str], counts: pd.DataFrame) -> pd.DataFrame:
     if counts.empty:
         return pd.DataFrame(columns=PER_VIDEO_COLUMNS)
 
-    def dice(i, p, t):
-        return 2 * i / (p + t) if p + t else 1.0
+    def dice(*phases: str) -> np.ndarray:
+        # Each video is one "resample" (row) whose items are its traced frames of these phases.
+        columns = (np.stack([counts[f"{p}_{k}"].to_numpy() for p in phases], axis=1) for k in ("inter", "pred", "true"))
+        return dice_statistic(*columns)
 
     return pd.DataFrame(
         {
             "Filename": [avi_name(n) for n in names],
-            "Overall": [
-                dice(r.large_inter + r.small_inter, r.large_pred + r.small_pred, r.large_true + r.small_true)
-                for r in counts.itertuples()
-            ],
-            "Large": [dice(r.large_inter, r.large_pred, r.large_true) for r in counts.itertuples()],
-            "Small": [dice(r.small_inter, r.small_pred, r.small_true) for r in counts.itertuples()],
+            "Overall": dice("large", "small"),
+            "Large": dice("large"),
+            "Small": dice("small"),
         }
     )

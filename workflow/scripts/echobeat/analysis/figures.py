@@ -16,22 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from echobeat.analysis.methods import EF_METHODS as METHOD_LABELS  # noqa: E402
-from echobeat.analysis.stats import hfref, roc_points  # noqa: E402
 from echobeat.atomic import atomic_path  # noqa: E402
-
-# Each figure's name (its file names, its caption workflow/report/<name>.rst) and its label in the report.
-EF_FIGURES = {
-    "ef_scatter": "predicted vs true EF",
-    "roc": "HFrEF ROC curves",
-    "bland_altman": "Bland-Altman",
-    "beat_sampling": "MAE against beats",
-    "loss": "loss curves",
-}
-SEGMENTATION_FIGURES = {
-    "segmentation_loss": "loss curves",
-    "dice_histogram": "Dice per video",
-}
-FIGURE_FORMATS = ("png", "pdf")
+from echobeat.stats import hfref, roc_points  # noqa: E402
 
 
 def save(figure, paths, dpi: int) -> None:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from echobeat.analysis.methods import AUC_METHODS, EF_METHODS, TABLE_METHODS
-from echobeat.analysis.stats import ANALYSIS_METRICS, auc_statistic, bootstrap, hfref, regression_metrics
 from echobeat.data.names import avi_name, video_key
+from echobeat.stats import ANALYSIS_METRICS, auc_statistic, bootstrap, hfref, regression_metrics
 
 METRIC_COLUMNS = ["split", "method", "metric", "value", "ci_low", "ci_high", "videos"]
 AUC_COLUMNS = ["split", "method", "threshold", "auc", "ci_low", "ci_high", "videos", "positives"]

@@ -32,13 +32,14 @@ import pandas as pd
 from echobeat.atomic import atomic_path, write_text
 from echobeat.data.names import avi_name
 from echobeat.data.video_io import read_video
+from echobeat.errors import UserError
 
 log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = ["FileName", "Source", "Channels", "Frames", "Height", "Width", "Bytes", "CRC32", "Rebuilt"]
 
 
-class CacheError(Exception):
+class CacheError(UserError):
     """A cache entry is missing, stale or damaged and may not be rebuilt here."""
 
 

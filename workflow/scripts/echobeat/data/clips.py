@@ -1,4 +1,4 @@
-"""Clip geometry (docs/echonet.md §2): which frames a clip takes, padding, all-clip starts.
+"""Clip geometry (docs/echonet.md §2): which frames a clip takes, padding, all-clip starts, beat-centred clips.
 
 A clip of ``length`` frames at ``period`` starting at ``s`` takes frames s, s+p, ..., s+p(L-1).
 A video of F frames shorter than L*p is padded at the end (after normalisation) up to L*p
@@ -8,6 +8,9 @@ frames; its clips start at 0 ... F' - (L-1)p - 1 with F' = max(F, L*p).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from echobeat.data.names import video_key
 
 
 def padded_length(n_frames: int, length: int, period: int) -> int:
@@ -50,3 +53,20 @@ def crop_offsets(rng: np.random.Generator, pad: int, crop: str = "symmetric") ->
         raise ValueError(f"crop must be one of {', '.join(CROP_RANGES)}, not {crop!r}")
     i, j = rng.integers(0, 2 * pad + (1 if crop == "symmetric" else 0), size=2)
     return int(i), int(j)
+
+
+def clip_offset(frames: int, period: int) -> int:
+    """Frames between a clip's start and the beat it is centred on: half the clip's span."""
+    return frames * period // 2
+
+
+def beat_starts(sizes: pd.DataFrame, offset: int) -> pd.DataFrame:
+    """One row per detected end-systole: key, Frame, and the start of the clip centred on it."""
+    beats = sizes.loc[sizes["ComputerSmall"].astype(int) == 1, ["Filename", "Frame"]]
+    return pd.DataFrame(
+        {
+            "key": video_key(beats["Filename"]).to_numpy(),
+            "Frame": beats["Frame"].astype(int).to_numpy(),
+            "Clip": np.maximum(beats["Frame"].astype(int).to_numpy() - offset, 0),
+        }
+    )

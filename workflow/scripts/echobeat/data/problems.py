@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from echobeat.errors import UserError
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -90,7 +92,7 @@ class Problem:
         return f"{who} ({self.location()}): {self.message}"
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """The dataset cannot be used as it is; the message lists every problem found."""
 
 

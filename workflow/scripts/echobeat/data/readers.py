@@ -1,9 +1,9 @@
 """Reading a user's own echo videos: any video OpenCV's FFmpeg decodes, and multi-frame ultrasound DICOM.
 
-:func:`iter_frames` streams a file's frames one at a time as uint8 RGB (H, W, 3), so a 4K export never sits in
-memory whole; :func:`probe` describes a file from its header where it can. Every file that cannot be predicted on
-raises :class:`InputError`, whose message is one line naming the file and the reason, never a traceback from
-OpenCV or pydicom.
+:func:`open_stream` streams a file's frames one at a time as uint8 RGB (H, W, 3) (or grey (H, W)), so a 4K
+export never sits in memory whole; :func:`probe` describes a file from its header where it can. Every file that
+cannot be predicted on raises :class:`InputError`, whose message is one line naming the file and the reason,
+never a traceback from OpenCV or pydicom.
 
 How a file is recognised: a DICOM preamble (``DICM`` at byte 128) or a ``.dcm``/``.dicom``/``.dic`` name means
 DICOM; a known video extension means video; anything else is tried as a video first and, when OpenCV cannot open
@@ -27,7 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["InputError", "SourceInfo", "FrameStream", "find_inputs", "probe", "iter_frames", "open_stream"]
+from echobeat.errors import UserError
+
+__all__ = ["InputError", "SourceInfo", "FrameStream", "find_inputs", "probe", "open_stream"]
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 DEFAULT_FPS = 30.0  # the authors' notebook writes 30 fps when the DICOM has no Cine Rate
@@ -45,10 +47,8 @@ _PHOTOMETRIC = {
 }
 
 
-class InputError(Exception):
+class InputError(UserError):
     """A file that cannot be predicted on; str(err) is one line naming the file and the reason."""
-
-    clear_message = True
 
     def __init__(self, path: str | os.PathLike[str], reason: str):
         self.path = str(path)
@@ -174,18 +174,12 @@ def probe(path: str | os.PathLike[str]) -> SourceInfo:
     return _video_info(path, capture)
 
 
-def iter_frames(path: str | os.PathLike[str]) -> tuple[SourceInfo, FrameStream]:
-    """The source's description and its frames, one at a time, as uint8 RGB (H, W, 3).
-
-    Grey sources are repeated to three channels. The returned iterator is a :class:`FrameStream`: its ``source``
-    is updated at the end when fewer frames decode than declared.
-    """
-    stream = open_stream(path, rgb=True)
-    return stream.source, stream
-
-
 def open_stream(path: str | os.PathLike[str], rgb: bool = False) -> FrameStream:
-    """Like :func:`iter_frames`, but grey sources yield (H, W) frames unless ``rgb`` (saves work when converting)."""
+    """The source's frames, one at a time, as uint8 RGB (H, W, 3); grey sources as (H, W) unless ``rgb``
+    repeats them to three channels (grey saves work when converting).
+
+    The stream's ``source`` describes the file; it is updated at the end when fewer frames decode than declared.
+    """
     path = Path(path)
     if _kind(path) == "dicom":
         return _dicom_stream(path, *_dicom_header(path), rgb=rgb)

@@ -55,7 +55,7 @@ def _open(path: Path) -> cv2.VideoCapture:
 
 
 def _decode(capture: cv2.VideoCapture, path: Path) -> Iterator[np.ndarray]:
-    """Every frame of an open capture (released at the end), with the checks of ``iter_frames``."""
+    """Every frame of an open capture (released at the end), with the checks of ``bgr_frames``."""
     try:
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         count = 0
@@ -82,7 +82,7 @@ def _decode(capture: cv2.VideoCapture, path: Path) -> Iterator[np.ndarray]:
         )
 
 
-def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+def bgr_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     """Yield every frame of a video as a BGR uint8 (H, W, 3) array.
 
     Raises :class:`VideoTruncatedError` when the file declares more frames than decode,
@@ -94,7 +94,7 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
 
 def read_video(path: str | os.PathLike[str]) -> np.ndarray:
     """The whole video as uint8 RGB, shape (3, frames, height, width)."""
-    frames = [frame[:, :, ::-1] for frame in iter_frames(path)]
+    frames = [frame[:, :, ::-1] for frame in bgr_frames(path)]
     return np.ascontiguousarray(np.stack(frames).transpose(3, 0, 1, 2))
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from skimage.measure import label, regionprops
 
+from echobeat.data.filelist import ejection_fraction
+
 BEAT_COLUMNS = ["beat", "ED", "ES", "ED_area", "ES_area", "FAC", "ED_length", "ES_length", "EF_area_length"]
 
 
@@ -64,7 +66,7 @@ def beat_measurements(size: np.ndarray, es: np.ndarray, masks: np.ndarray) -> pd
                 "FAC": 100.0 * (ed_area - es_area) / ed_area if ed_area > 0 else math.nan,
                 "ED_length": ed_length,
                 "ES_length": es_length,
-                "EF_area_length": 100.0 * (edv - esv) / edv if edv > 0 else math.nan,
+                "EF_area_length": ejection_fraction(edv, esv) if edv > 0 else math.nan,
             }
         )
     return pd.DataFrame(rows, columns=BEAT_COLUMNS)

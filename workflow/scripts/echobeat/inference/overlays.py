@@ -8,6 +8,8 @@ painted into the red channel, and under them the LV size trace with the detected
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -83,29 +85,55 @@ def trace_figure(path: str | os.PathLike[str], name: str, size: np.ndarray, beat
     plt.close(fig)
 
 
-def write_overlays(
-    out_dir: str | os.PathLike[str],
-    model,
-    cache,
-    manifest: pd.DataFrame,
-    sizes: pd.DataFrame,
-    normaliser: Normaliser,
-    compute: Compute,
-    count: int,
-    batch: int = 64,
-) -> list[str]:
-    """Overlay AVI and trace PNG for the first ``count`` videos of size.csv; returns their names."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class OverlayVideo:
+    """A video to draw: its cache entry, the figure's title, its frame rate, and its traced ED and ES
+    frames (-1: none, as for a user's own video)."""
+
+    name: str
+    title: str
+    fps: float
+    ed: int = -1
+    es: int = -1
+
+
+def traced_videos(manifest: pd.DataFrame, sizes: pd.DataFrame, count: int) -> list[OverlayVideo]:
+    """The first ``count`` videos of size.csv, with their traced frames and frame rate from the manifest."""
     rows = manifest.set_index("FileName")
     names = list(dict.fromkeys(bare_name(n) for n in sizes["Filename"]))[:count]
-    for name in names:
-        trace = sizes[sizes["Filename"] == avi_name(name)].sort_values("Frame")
+    return [
+        OverlayVideo(
+            name, name, float(rows.at[name, "FPS"]), int(rows.at[name, "EDFrame"]), int(rows.at[name, "ESFrame"])
+        )
+        for name in names
+    ]
+
+
+def model_masks(model, normaliser: Normaliser, compute: Compute, batch: int) -> Callable[[str, np.ndarray], np.ndarray]:
+    """A mask source for :func:`write_overlays`: the model's masks of each video, computed now."""
+    return lambda name, video: predicted_masks(model, video, normaliser, compute, batch)
+
+
+def write_overlays(
+    out_dir: str | os.PathLike[str],
+    cache,
+    sizes: pd.DataFrame,
+    videos: list[OverlayVideo],
+    masks_of: Callable[[str, np.ndarray], np.ndarray],
+) -> list[str]:
+    """Overlay AVI and trace PNG of each of ``videos``; returns their names.
+
+    ``masks_of(name, video)`` gives the (F, H, W) boolean masks of a cached (C, F, H, W) video:
+    :func:`model_masks`, or masks saved by an earlier step.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for item in videos:
+        trace = sizes[sizes["Filename"] == avi_name(item.name)].sort_values("Frame")
         size = trace["Size"].to_numpy()
         beats = trace.loc[trace["ComputerSmall"] == 1, "Frame"].tolist()
-        ed, es, fps = int(rows.at[name, "EDFrame"]), int(rows.at[name, "ESFrame"]), float(rows.at[name, "FPS"])
-        video = np.asarray(cache.video(name))
-        masks = predicted_masks(model, video, normaliser, compute, batch)
-        write_video(out_dir / avi_name(name), overlay_frames(video, masks, size, beats, ed, es), fps, codec="MJPG")
-        trace_figure(out_dir / f"{name}.png", name, size, beats, ed, es, fps)
-    return names
+        video = np.asarray(cache.video(item.name))
+        frames = overlay_frames(video, masks_of(item.name, video), size, beats, item.ed, item.es)
+        write_video(out_dir / avi_name(item.name), frames, item.fps, codec="MJPG")
+        trace_figure(out_dir / f"{item.name}.png", item.title, size, beats, item.ed, item.es, item.fps)
+    return [item.name for item in videos]

@@ -17,17 +17,13 @@ from torch.utils.data import DataLoader
 from echobeat.compute import Compute
 from echobeat.data.names import avi_name
 from echobeat.data.normalisation import Normaliser
+from echobeat.datasets.frames import FrameBatches
 from echobeat.inference.beats import detect_beats
-from echobeat.learn.datasets import FrameBatches
+from echobeat.models.segmentation import logits
 
 log = logging.getLogger(__name__)
 
 SIZE_COLUMNS = ["Filename", "Frame", "Size", "HumanLarge", "HumanSmall", "ComputerSmall"]
-
-
-def logits(model: torch.nn.Module, frames: torch.Tensor, compute: Compute) -> torch.Tensor:
-    """(B, H, W) float32 logits of a batch of normalised frames."""
-    return model(compute.layout(frames))["out"][:, 0].float()
 
 
 @torch.no_grad()

@@ -1,7 +1,6 @@
 """EF predictions of video clips, batched across clips and videos. Needs no label.
 
-:func:`predict` gives one EF per clip of a :class:`~echobeat.learn.datasets.ClipBatch`;
-:func:`predict_all_clips` runs every clip a :class:`~echobeat.learn.datasets.ClipDataset`
+:func:`predict_clips` runs every clip a :class:`~echobeat.datasets.clips.ClipDataset`
 holds (all clips of each video, or any chosen starts) and returns one row per clip.
 """
 
@@ -15,21 +14,14 @@ from torch.utils.data import DataLoader
 from echobeat.compute import Compute
 from echobeat.data.names import avi_name
 from echobeat.data.normalisation import Normaliser
-from echobeat.learn.datasets import ClipDataset, prebatched
+from echobeat.datasets.clips import ClipDataset, prebatched
+from echobeat.models.video import forward_batch
 
 PREDICTION_COLUMNS = ("Filename", "Clip", "Prediction")
 
 
-def predict(model: torch.nn.Module, batch, normaliser: Normaliser, compute: Compute) -> torch.Tensor:
-    """(B,) predictions of a :class:`~echobeat.learn.datasets.ClipBatch`: float32, or float64 from a
-    float64 model (the distributed tests compare in float64)."""
-    x = batch.normalised(normaliser, compute.device).to(next(model.parameters()).dtype)
-    out = model(compute.layout(x))[:, 0]
-    return out.to(torch.promote_types(out.dtype, torch.float32))
-
-
 @torch.no_grad()
-def predict_all_clips(
+def predict_clips(
     model, dataset: ClipDataset, normaliser: Normaliser, compute: Compute, batch_size: int
 ) -> pd.DataFrame:
     """Every clip of ``dataset``, in batches across clips and videos: Filename (.avi), Clip, Prediction."""
@@ -44,7 +36,7 @@ def predict_all_clips(
     names, starts, predictions = [], [], []
     for batch in loader:
         with compute.autocast():
-            predictions.append(predict(model, batch, normaliser, compute).cpu().numpy())
+            predictions.append(forward_batch(model, batch, normaliser, compute).cpu().numpy())
         names += [dataset.names[v] for v in batch.videos.tolist()]
         starts.append(batch.starts.numpy())
     return pd.DataFrame(

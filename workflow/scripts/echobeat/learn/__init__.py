@@ -1,1 +1,1 @@
-"""Learning: torch datasets on the cache, the shared training loop with checkpoints, DDP, each stage's task."""
+"""Learning: the shared training loop with checkpoints, DDP, and each stage's task (loss and metrics)."""

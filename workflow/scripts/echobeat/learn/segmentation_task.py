@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from echobeat.analysis.stats import pooled_dice
 from echobeat.compute import Compute
-from echobeat.inference.segmentation import logits
-from echobeat.learn.training import Accumulator
+from echobeat.learn.training import Accumulator, Task
+from echobeat.models.segmentation import logits
+from echobeat.stats import dice_statistic
 
 
 def frame_counts(logit: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -32,7 +32,12 @@ def frame_counts(logit: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, n
     )
 
 
-class SegmentationTask:
+def pooled(intersection: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> float:
+    """Dice pooled over all the frames counted (one resample of :func:`~echobeat.stats.dice_statistic`)."""
+    return float(dice_statistic(intersection[None, :], predicted[None, :], true[None, :])[0])
+
+
+class SegmentationTask(Task):
     """Batches of (ED frame, ES frame, ED mask, ES mask) from ``TracedFramesDataset``."""
 
     metric_names = ("dice_overall", "dice_large", "dice_small")
@@ -54,17 +59,14 @@ class SegmentationTask:
             totals.add(f"{phase}_true", true)
         return loss
 
-    def epoch_loss(self, totals: Accumulator) -> float:
-        return totals.loss / max(totals.samples, 1)
-
     def metrics(self, totals: Accumulator) -> dict[str, float]:
         large = [totals.get(f"large_{k}") for k in ("inter", "pred", "true")]
         small = [totals.get(f"small_{k}") for k in ("inter", "pred", "true")]
         both = [np.concatenate([a, b]) for a, b in zip(large, small, strict=True)]
         return {
-            "dice_overall": pooled_dice(*both),
-            "dice_large": pooled_dice(*large),
-            "dice_small": pooled_dice(*small),
+            "dice_overall": pooled(*both),
+            "dice_large": pooled(*large),
+            "dice_small": pooled(*small),
         }
 
 

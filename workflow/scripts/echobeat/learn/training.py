@@ -76,7 +76,7 @@ class Accumulator:
 
 
 class Task(Protocol):
-    """What the shared loop needs to know about a stage."""
+    """What the shared loop needs to know about a stage; the stages' tasks subclass it for its defaults."""
 
     metric_names: tuple[str, ...]
 
@@ -87,7 +87,8 @@ class Task(Protocol):
         """The epoch's metrics (named as in ``metric_names``)."""
 
     def epoch_loss(self, totals: Accumulator) -> float:
-        """The logged loss of the epoch."""
+        """The logged loss of the epoch: what ``step`` added to ``totals.loss``, per sample."""
+        return totals.loss / max(totals.samples, 1)
 
 
 @dataclass

@@ -6,16 +6,16 @@ epoch loss is the per-clip mean.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from echobeat.compute import Compute
 from echobeat.data.normalisation import Normaliser
-from echobeat.inference.video import predict
-from echobeat.learn.training import Accumulator
+from echobeat.learn.training import Accumulator, Task
+from echobeat.models.video import forward_batch
+from echobeat.stats import mae_statistic, r2_statistic
 
 
-class VideoTask:
+class VideoTask(Task):
     """Batches of random clips (``ClipBatch``) with EF targets."""
 
     metric_names = ("r2", "mae")
@@ -24,7 +24,7 @@ class VideoTask:
         self.normaliser = normaliser
 
     def step(self, model, batch, compute: Compute, totals: Accumulator) -> torch.Tensor:
-        prediction = predict(model, batch, self.normaliser, compute)
+        prediction = forward_batch(model, batch, self.normaliser, compute)
         target = batch.targets.to(compute.device, prediction.dtype, non_blocking=True)
         loss = torch.nn.functional.mse_loss(prediction, target)
         totals.loss += loss.item() * len(batch)
@@ -33,13 +33,10 @@ class VideoTask:
         totals.add("target", batch.targets.numpy())
         return loss
 
-    def epoch_loss(self, totals: Accumulator) -> float:
-        return totals.loss / max(totals.samples, 1)
-
     def metrics(self, totals: Accumulator) -> dict[str, float]:
         prediction, target = totals.get("prediction"), totals.get("target")
         if len(target) == 0:
             return {"r2": float("nan"), "mae": float("nan")}
-        total = ((target - target.mean()) ** 2).sum()
-        r2 = 1.0 - ((target - prediction) ** 2).sum() / total if total > 0 else float("nan")
-        return {"r2": float(r2), "mae": float(np.abs(prediction - target).mean())}
+        # One resample of the statistics the analysis bootstraps: the same formulas.
+        prediction, target = prediction[None, :], target[None, :]
+        return {"r2": float(r2_statistic(prediction, target)[0]), "mae": float(mae_statistic(prediction, target)[0])}

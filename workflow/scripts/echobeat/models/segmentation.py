@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torchvision
 
+from echobeat.compute import Compute
 from echobeat.models.weights import download_error, load_weights
 
 SEGMENTATION_WEIGHTS = ("imagenet_backbone", "random", "pretrained")
@@ -75,3 +76,8 @@ def segmentation_model(name: str = "deeplabv3_resnet50", weights: str = "random"
     if weights != "random":
         load_weights(model, weights, f"{name} (one output channel, no auxiliary head)")
     return model
+
+
+def logits(model: torch.nn.Module, frames: torch.Tensor, compute: Compute) -> torch.Tensor:
+    """(B, H, W) float32 logits of a batch of normalised frames."""
+    return model(compute.layout(frames))["out"][:, 0].float()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torchvision
 
+from echobeat.compute import Compute
+from echobeat.data.normalisation import Normaliser
 from echobeat.models.weights import download_error, load_weights
 
 VIDEO_MODELS = ("r2plus1d_18", "r3d_18", "mc3_18")
@@ -44,3 +46,11 @@ def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BI
     if weights not in ("pretrained", "random"):
         load_weights(model, weights, f"{name} with an fc of Linear(512, 1)")
     return model
+
+
+def forward_batch(model: torch.nn.Module, batch, normaliser: Normaliser, compute: Compute) -> torch.Tensor:
+    """(B,) predictions of a :class:`~echobeat.datasets.clips.ClipBatch`: float32, or float64 from a
+    float64 model (the distributed tests compare in float64)."""
+    x = batch.normalised(normaliser, compute.device).to(next(model.parameters()).dtype)
+    out = model(compute.layout(x))[:, 0]
+    return out.to(torch.promote_types(out.dtype, torch.float32))

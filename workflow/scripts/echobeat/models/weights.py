@@ -21,26 +21,26 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from echobeat.atomic import atomic_path
+from echobeat.errors import UserError
 
 DATA_PARALLEL_PREFIX = "module."
 # How many key names an error message shows of each kind.
 SHOWN_KEYS = 4
 
 
-class WeightsError(Exception):
+class WeightsError(UserError):
     """The requested weights cannot be had or do not fit; the message names the file and the fix."""
-
-    clear_message = True  # a rule script logs it as one line, without a traceback
 
 
 @dataclass
-class Checkpoint:
+class WeightsFile:
     """What a weights file holds: the model's state dict (prefix removed) and what it says of itself."""
 
     path: Path
@@ -79,7 +79,7 @@ def _without_prefix(state: dict) -> dict:
     return stripped
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+def read_weights_file(path: str | os.PathLike[str]) -> WeightsFile:
     """Read a weights file of any known format; a :class:`WeightsError` naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
@@ -89,6 +89,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # zip, pickle and EOF errors of a damaged or foreign file
+        code = _pickled_code(err)
+        if code is not None:
+            raise WeightsError(
+                f"weights file {path} holds Python code, not only tensors (it refers to {code}); echobeat loads "
+                "weights only and never runs code from a file. Save the model's weights alone, "
+                "torch.save(model.state_dict(), path), and give that file instead"
+            ) from None
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise WeightsError(
             f"weights file {path} is not a readable PyTorch checkpoint (truncated, damaged or another kind "
@@ -97,18 +104,29 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if isinstance(content, dict) and _is_state_dict(content.get("model")):
         meta = dict(content.get("meta") or {})
         meta.setdefault("epoch", content.get("epoch"))
-        return Checkpoint(path, _without_prefix(content["model"]), "echobeat", meta)
+        return WeightsFile(path, _without_prefix(content["model"]), "echobeat", meta)
     if isinstance(content, dict) and _is_state_dict(content.get("state_dict")):
         # The original stores its clip geometry beside the weights; nothing about normalisation.
         meta = {k: content[k] for k in ("epoch", "frames", "period", "best_loss") if _plain(content.get(k))}
-        return Checkpoint(path, _without_prefix(content["state_dict"]), "echonet", meta)
+        return WeightsFile(path, _without_prefix(content["state_dict"]), "echonet", meta)
     if _is_state_dict(content):
-        return Checkpoint(path, _without_prefix(content), "state_dict")
+        return WeightsFile(path, _without_prefix(content), "state_dict")
     kind = type(content).__name__ if not isinstance(content, dict) else f"dict with keys {sorted(content)[:6]}"
     raise WeightsError(
         f"weights file {path} holds no model weights ({kind}); expected a best.pt of this workflow, "
         "a checkpoint of the original code (with a state_dict), or a state dict"
     )
+
+
+def _pickled_code(err: Exception) -> str | None:
+    """What a pickle refers to that ``weights_only`` refuses (a class or function), if that is why
+    ``err`` was raised; torch's own message advises loading with ``weights_only=False``, which would
+    run that code."""
+    text = str(err)
+    if "Weights only load failed" not in text and "Unsupported global" not in text:
+        return None
+    named = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    return named.group(1) if named else "a Python object that is not a tensor"
 
 
 def _plain(value) -> bool:
@@ -142,22 +160,22 @@ def fit_problems(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list
     return problems
 
 
-def load_weights(model: torch.nn.Module, path: str | os.PathLike[str], expected: str) -> Checkpoint:
+def load_weights(model: torch.nn.Module, path: str | os.PathLike[str], expected: str) -> WeightsFile:
     """Load a weights file of any known format into ``model`` (``expected`` names the model for
     the error message); returns what was read."""
-    checkpoint = read_checkpoint(path)
-    problems = fit_problems(model, checkpoint.state)
+    weights = read_weights_file(path)
+    problems = fit_problems(model, weights.state)
     if problems:
         raise WeightsError(
-            f"weights file {checkpoint.path} ({checkpoint.origin} format) does not fit the model {expected}: "
+            f"weights file {weights.path} ({weights.origin} format) does not fit the model {expected}: "
             + "; ".join(problems)
         )
-    model.load_state_dict(checkpoint.state)
-    return checkpoint
+    model.load_state_dict(weights.state)
+    return weights
 
 
 def load_state(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """Load a weights file into ``model`` (any format of :func:`read_checkpoint`), naming the model class."""
+    """Load a weights file into ``model`` (any format of :func:`read_weights_file`), naming the model class."""
     load_weights(model, path, type(model).__name__)
 
 

@@ -1,1 +1,1 @@
-"""Stages: what each Snakemake rule does, wiring the library for it, and the config keys each rule gets."""
+"""Stages: what each Snakemake rule does, wiring the library for it, the data stage's outputs, and each rule's keys."""

@@ -14,6 +14,7 @@ from echobeat.analysis import comparison, figures
 from echobeat.analysis.beat_by_beat import beat_by_beat_table, beat_predictions, beat_sampling, no_beats
 from echobeat.analysis.metrics import auc_table, method_predictions, metrics_table
 from echobeat.analysis.tables import LABEL_COLUMNS, SIZE_COLUMNS, read_predictions, read_typed
+from echobeat.stages.rule_settings import FIGURE_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def analysis_metrics(settings: dict, table_path: str, predictions_path: str, man
 
 
 def _paths(outputs: dict, name: str) -> list[str]:
-    return [outputs[f"{name}_{kind}"] for kind in figures.FIGURE_FORMATS]
+    return [outputs[f"{name}_{kind}"] for kind in FIGURE_FORMATS]
 
 
 def ef_figures(settings: dict, table_path: str, sampling_path: str, log_path: str, outputs: dict, run: str):

@@ -6,9 +6,7 @@ paths, builds datasets, loaders and the model, and writes the rule's outputs ato
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -19,21 +17,20 @@ from echobeat.analysis.dice import DICE_COLUMNS, dice_summary, per_video_dice
 from echobeat.atomic import write_csv
 from echobeat.compute import Compute, prepare_device
 from echobeat.data.normalisation import Normaliser
+from echobeat.datasets.frames import FrameBatches, TracedFramesDataset
 from echobeat.inference.overlays import write_overlays
 from echobeat.inference.segmentation import frame_sizes, size_table
-from echobeat.learn.datasets import FrameBatches, TracedFramesDataset, check_training_splits, split_rows, stage_data
 from echobeat.learn.segmentation_task import SegmentationTask, traced_frame_counts
 from echobeat.learn.training import (
     TrainingRun,
-    file_digest,
-    fingerprint,
     fit,
-    log_columns,
     make_optimiser,
     make_scheduler,
 )
 from echobeat.models.segmentation import segmentation_model, set_bn_momentum
-from echobeat.models.weights import load_state, model_card, save_model
+from echobeat.models.weights import load_state, model_card
+from echobeat.stages._training import run_fingerprint, shuffle_seed, write_imported
+from echobeat.stages.inputs import check_training_splits, read_normaliser, split_rows, stage_data
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +49,6 @@ def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
         **kwargs,
     )
 
-
-# Settings that change where and how fast the model trains, not the model: a checkpoint made
-# with other values resumes.
-NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
 # What a segmentation best.pt records of the settings that made it.
 CARD_KEYS = ("model", "weights", "precision")
@@ -95,8 +88,6 @@ def training_run(
         # Validation in the larger batches of inference: no gradients to keep.
         "val": _loader(val_set, compute, batch_size=_traced_batch(settings), shuffle=False),
     }
-    identity = {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
-    identity["data"] = [file_digest(p) for p in (manifest, tracings, normalisation)]
     run = TrainingRun(
         model=model,
         optimiser=optimiser,
@@ -104,10 +95,9 @@ def training_run(
         loaders=loaders,
         epochs=settings["epochs"],
         out_dir=Path(out_dir),
-        settings_fingerprint=fingerprint(identity),
+        settings_fingerprint=run_fingerprint(settings, [manifest, tracings, normalisation]),
         compute=compute,
-        # The shuffle order of an epoch depends on (seed, epoch) alone, so a resumed run repeats it.
-        on_epoch_start=lambda epoch: shuffle.manual_seed(settings["seed"] * 1_000_003 + epoch),
+        on_epoch_start=lambda epoch: shuffle.manual_seed(shuffle_seed(settings["seed"], epoch)),
         metadata=_card(settings, normaliser),
     )
     return SegmentationTask(), run
@@ -121,13 +111,9 @@ def _traced_batch(settings: dict) -> int:
 def import_weights(settings: dict, normalisation: str, out_dir: str) -> None:
     """Evaluate-only (``epochs: 0``): best.pt is the given weights, checked against the model and
     made self-describing; log.csv has its header and no epoch."""
-    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
     torch.manual_seed(settings["seed"])  # a head the weights leave random is the seed's
     model = segmentation_model(settings["model"], settings["weights"])
-    out = Path(out_dir)
-    save_model(out / "best.pt", model.state_dict(), -1, math.nan, {**_card(settings, normaliser), "epochs": 0})
-    write_csv(out / "log.csv", pd.DataFrame(columns=log_columns(SegmentationTask())))
-    log.info("evaluate-only: best.pt holds %s weights (%s)", settings["model"], settings["weights"])
+    write_imported(model, _card(settings, read_normaliser(normalisation)), SegmentationTask(), out_dir, settings)
 
 
 def _trained_model(settings: dict, best: str, compute: Compute) -> torch.nn.Module:
@@ -156,14 +142,27 @@ def evaluate(
     return pd.DataFrame(summary, columns=DICE_COLUMNS), per_video
 
 
-def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
-    """size.csv for the videos of the configured splits."""
+def load_trained(settings: dict, best: str, threads: int = 1) -> tuple[torch.nn.Module, Compute]:
+    """The trained segmentation model of ``best``, placed (and compiled, if the settings say so) on
+    the configured device, with the :class:`Compute` it runs under."""
     compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
+    return _trained_model(settings, best, compute), compute
+
+
+def sizes(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1) -> pd.DataFrame:
+    """Rule segment_all_frames: size.csv for the videos of the configured splits."""
+    model, compute = load_trained(settings, best, threads)
+    return sizes_with(model, compute, settings, manifest, index, normalisation)
+
+
+def sizes_with(
+    model: torch.nn.Module, compute: Compute, settings: dict, manifest: str, index: str, normalisation: str
+) -> pd.DataFrame:
+    """:func:`sizes` on a model already loaded by :func:`load_trained` (bench/ times this part alone)."""
     table, cache, normaliser = stage_data(manifest, index, normalisation)
     splits = settings["size_splits"]
     if "all" not in splits:
         table = table[table["Split"].isin(splits)].reset_index(drop=True)
-    model = _trained_model(settings, best, compute)
     cache.check_all(table["FileName"], compute.threads)
     frames = FrameBatches(cache, table["FileName"].tolist(), batch_size=settings["inference_batch_size"])
     by_video = frame_sizes(model, frames, normaliser, compute)

@@ -8,27 +8,16 @@ Prediction writes clip predictions only; their metrics are the analysis stage's
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from echobeat.atomic import write_csv
 from echobeat.compute import Compute, pick_device, prepare_device
-from echobeat.data.normalisation import Normaliser
-from echobeat.inference.video import predict_all_clips
-from echobeat.learn.datasets import (
-    ClipDataset,
-    EpochBatches,
-    check_training_splits,
-    prebatched,
-    split_rows,
-    stage_data,
-)
+from echobeat.datasets.clips import ClipDataset, EpochBatches, prebatched
+from echobeat.inference import video as ef_inference
 from echobeat.learn.distributed import (
     ShardedBatchSampler,
     contiguous_batches,
@@ -41,27 +30,22 @@ from echobeat.learn.distributed import (
 )
 from echobeat.learn.training import (
     TrainingRun,
-    file_digest,
-    fingerprint,
     fit,
-    log_columns,
     make_optimiser,
     make_scheduler,
 )
 from echobeat.learn.video_task import VideoTask
 from echobeat.logs import log_file
 from echobeat.models.video import ECHONET_BIAS, video_model
-from echobeat.models.weights import load_state, model_card, save_model
+from echobeat.models.weights import load_state, model_card
+from echobeat.stages._training import run_fingerprint, shuffle_seed, write_imported
+from echobeat.stages.inputs import check_training_splits, read_normaliser, split_rows, stage_data
 
 # The module torchrun starts in each process of a distributed run.
 WORKER_MODULE = "echobeat.stages.video_worker"
 
 log = logging.getLogger(__name__)
 
-
-# Settings that change where and how fast a run computes, not the model it trains: a checkpoint
-# made with other values resumes.
-NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
 # What an EF best.pt records of the settings that made it (what inference needs to run it).
 CARD_KEYS = ("model", "frames", "period", "weights", "bias_init", "precision")
@@ -145,7 +129,7 @@ def training_run(
     val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
     # Checked once here, not again in every DataLoader worker of every epoch.
     cache.check_all([*train_table["FileName"], *val_table["FileName"]], compute.threads)
-    bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
+    bias = _fc_bias(settings, train_table)
     torch.manual_seed(seed)
     model = video_model(settings["model"], settings["weights"], bias).to(device)
     if world > 1:
@@ -184,10 +168,8 @@ def training_run(
         # Clips, crops and shuffle order depend on (seed, epoch) alone, so a resumed run repeats them.
         train_batches.set_epoch(epoch)
         val_batches.set_epoch(epoch)
-        shuffle.manual_seed(seed * 1_000_003 + epoch)
+        shuffle.manual_seed(shuffle_seed(seed, epoch))
 
-    identity = {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
-    identity["data"] = [file_digest(p) for p in (manifest, normalisation)]
     run = TrainingRun(
         model=model,
         optimiser=optimiser,
@@ -195,7 +177,7 @@ def training_run(
         loaders=loaders,
         epochs=settings["epochs"],
         out_dir=Path(out_dir),
-        settings_fingerprint=fingerprint(identity),
+        settings_fingerprint=run_fingerprint(settings, [manifest, normalisation]),
         compute=compute,
         on_epoch_start=start_epoch,
         trained=trained,
@@ -210,29 +192,44 @@ def training_run(
 def import_weights(settings: dict, manifest: str, normalisation: str, out_dir: str) -> None:
     """Evaluate-only (``epochs: 0``): best.pt is the given weights, checked against the model and
     made self-describing; log.csv has its header and no epoch."""
-    normaliser = Normaliser.from_json(json.loads(Path(normalisation).read_text()))
-    train_table = split_rows(pd.read_csv(manifest, dtype={"FileName": str}), "TRAIN")
-    bias = float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
+    normaliser = read_normaliser(normalisation)
+    bias = _fc_bias(settings, split_rows(pd.read_csv(manifest, dtype={"FileName": str}), "TRAIN"))
     torch.manual_seed(settings["seed"])
     model = video_model(settings["model"], settings["weights"], bias)
-    out = Path(out_dir)
-    save_model(out / "best.pt", model.state_dict(), -1, math.nan, {**_card(settings, normaliser), "epochs": 0})
-    write_csv(out / "log.csv", pd.DataFrame(columns=log_columns(VideoTask(normaliser))))
-    log.info("evaluate-only: best.pt holds %s weights (%s)", settings["model"], settings["weights"])
+    write_imported(model, _card(settings, normaliser), VideoTask(normaliser), out_dir, settings)
 
 
-def predict(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
-    """All-clip predictions of the VAL and TEST videos: {split: Filename, Clip, Prediction}."""
+def _fc_bias(settings: dict, train_table: pd.DataFrame) -> float:
+    """The EF head's initial bias: the TRAIN split's mean EF (``bias_init: train_mean``) or the original's constant."""
+    return float(train_table["EF"].mean()) if settings["bias_init"] == "train_mean" else ECHONET_BIAS
+
+
+def load_trained(settings: dict, best: str, threads: int = 1) -> tuple[torch.nn.Module, Compute]:
+    """The trained EF model of ``best``, placed (and compiled, if the run says so) on the run's
+    device, with the :class:`Compute` it runs under."""
     compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
-    table, cache, normaliser = stage_data(manifest, index, normalisation)
     model = video_model(settings["model"], "random")
     load_state(model, best)
-    model = compute.compiled(compute.place(model.to(compute.device), video=True))
+    return compute.compiled(compute.place(model.to(compute.device), video=True)), compute
+
+
+def predict_clips(settings: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1):
+    """Rule predict_clips: all-clip predictions of the VAL and TEST videos: {split: Filename, Clip, Prediction}."""
+    model, compute = load_trained(settings, best, threads)
+    return predict_clips_with(model, compute, settings, manifest, index, normalisation)
+
+
+def predict_clips_with(
+    model: torch.nn.Module, compute: Compute, settings: dict, manifest: str, index: str, normalisation: str
+) -> dict[str, pd.DataFrame]:
+    """:func:`predict_clips` on a model already loaded by :func:`load_trained` (bench/ times this part alone)."""
+    table, cache, normaliser = stage_data(manifest, index, normalisation)
     predictions = {}
     for split in ("VAL", "TEST"):
         subset = split_rows(table, split)
         cache.check_all(subset["FileName"], compute.threads)
         dataset = ClipDataset(cache, subset, normaliser, settings["frames"], settings["period"], clips="all")
-        predictions[split] = predict_all_clips(model, dataset, normaliser, compute, settings["inference_batch_size"])
+        batch = settings["inference_batch_size"]
+        predictions[split] = ef_inference.predict_clips(model, dataset, normaliser, compute, batch)
         log.info("%s: %d clips of %d videos", split, len(predictions[split]), len(subset))
     return predictions

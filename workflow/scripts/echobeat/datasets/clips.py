@@ -1,73 +1,29 @@
-"""torch Datasets on the video cache: traced frames, clips, and frame batches.
+"""Clips of cached videos for the EF model: the clip dataset, its batches, and epoch-carrying samplers.
 
-Pixels are normalised on the fly to float32, (x - mean[c]) / std[c] for the three channels
-(a one-channel cache entry is broadcast to three). Single items come normalised. Whole
-batches (``__getitems__`` of the clip dataset, every batch of ``FrameBatches``) travel from
-the DataLoader workers as uint8, a quarter (a twelfth for grey videos) of the float32 bytes,
-and are normalised where they are used, on the GPU when there is one
-(``ClipBatch.normalised``, ``Normaliser.batch``): the same numbers, far less copying.
+Batches (``__getitems__``) travel from the DataLoader workers as uint8, a quarter (a twelfth for
+grey videos) of the float32 bytes, and are normalised where they are used, on the GPU when there
+is one (:meth:`ClipBatch.normalised`): the same numbers, far less copying.
 
-Randomness (clip starts, crop offsets) is drawn from a generator seeded by (seed, epoch,
-item), never from a worker's state, so a run with the same seed yields the same clips
-whatever the number of DataLoader workers. With :class:`EpochBatches` the epoch travels with
-every index, so DataLoader workers that live across epochs (``persistent_workers``) draw each
-epoch's clips without being told of it.
+Randomness (clip starts, crop offsets) is drawn from a generator seeded by (seed, epoch, item),
+never from a worker's state, so a run with the same seed yields the same clips whatever the
+number of DataLoader workers. With :class:`EpochBatches` the epoch travels with every index, so
+DataLoader workers that live across epochs (``persistent_workers``) draw each epoch's clips
+without being told of it.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
+from torch.utils.data import Dataset, Sampler
 
 from echobeat.data.cache import VideoCache
 from echobeat.data.clips import clip_starts, crop_offsets, n_clips, take_clip
 from echobeat.data.normalisation import Normaliser
-from echobeat.data.tracings import tracing_mask
-
-
-def stage_data(manifest: str, index: str, normalisation: str) -> tuple[pd.DataFrame, VideoCache, Normaliser]:
-    """What every model rule reads from the data stage: the manifest, the cache, the normaliser."""
-    return (
-        pd.read_csv(manifest, dtype={"FileName": str}),
-        VideoCache.open(index),
-        Normaliser.from_json(json.loads(Path(normalisation).read_text())),
-    )
-
-
-def check_training_splits(n_train: int, n_val: int, batch_size: int, key: str) -> None:
-    """Clear errors for splits a training run cannot use (``key`` names the config key)."""
-    if n_train < batch_size:
-        raise ValueError(
-            f"the TRAIN split has {n_train} usable videos, fewer than {key} {batch_size} "
-            "(the last incomplete batch is dropped, as in the original): lower the batch size"
-        )
-    if n_val == 0:
-        raise ValueError("the VAL split has no usable video: the best model is chosen on it")
-
-
-def split_rows(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
-    """The manifest rows of one split (TRAIN, VAL or TEST), renumbered from 0."""
-    return manifest[manifest["Split"] == split].reset_index(drop=True)
-
-
-def batch_buffer(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> torch.Tensor:
-    """An uninitialised tensor for a whole batch.
-
-    Inside a DataLoader worker it is allocated in shared memory, as torch's own collate does,
-    so that handing the batch to the main process copies nothing.
-    """
-    if get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    elem = torch.empty(0, dtype=dtype)
-    storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
-    return elem.new(storage).resize_(*shape)
+from echobeat.datasets.buffers import batch_buffer
 
 
 class EpochBatches(Sampler[list[tuple[int, int]]]):
@@ -95,46 +51,6 @@ class EpochBatches(Sampler[list[tuple[int, int]]]):
 def prebatched(batch):
     """``collate_fn`` for datasets whose ``__getitems__`` already returns a whole batch."""
     return batch
-
-
-class TracedFramesDataset(Dataset):
-    """The ED and ES frames of each video with their masks, for segmentation.
-
-    Item: (ED frame, ES frame, ED mask, ES mask) as float32 (3, H, W) frames and float32
-    (H, W) masks, the original's (LargeFrame, SmallFrame, LargeTrace, SmallTrace).
-    """
-
-    def __init__(self, cache: VideoCache, manifest: pd.DataFrame, tracings: pd.DataFrame, normaliser: Normaliser):
-        self.cache = cache
-        self.records = manifest[["FileName", "EDFrame", "ESFrame"]].to_dict("records")
-        self.normaliser = normaliser
-        coords = {}
-        for (name, phase), group in tracings.groupby(["FileName", "Phase"], sort=False):
-            coords[(name, phase)] = group[["X1", "Y1", "X2", "Y2"]].to_numpy(dtype=np.float64)
-        self.coords = coords
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def raw(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Unnormalised uint8 (C, H, W) ED and ES frames and uint8 masks."""
-        record = self.records[index]
-        video = self.cache.video(record["FileName"])
-        shape = video.shape[2:]
-        ed = np.asarray(video[:, record["EDFrame"]])
-        es = np.asarray(video[:, record["ESFrame"]])
-        ed_mask = tracing_mask(self.coords[(record["FileName"], "ED")], shape)
-        es_mask = tracing_mask(self.coords[(record["FileName"], "ES")], shape)
-        return ed, es, ed_mask, es_mask
-
-    def __getitem__(self, index: int):
-        ed, es, ed_mask, es_mask = self.raw(index)
-        return (
-            torch.from_numpy(self.normaliser(ed)),
-            torch.from_numpy(self.normaliser(es)),
-            torch.from_numpy(ed_mask.astype(np.float32)),
-            torch.from_numpy(es_mask.astype(np.float32)),
-        )
 
 
 @dataclass
@@ -177,7 +93,8 @@ class ClipBatch:
 class ClipDataset(Dataset):
     """Clips of ``length`` x ``period`` frames for the EF model.
 
-    ``clips="random"``: one item per video, one random clip per epoch (call ``set_epoch``).
+    ``clips="random"``: one item per video, one random clip per epoch: its items are indexed by
+    (epoch, item) pairs (:class:`EpochBatches` makes them), and a bare item index is refused.
     ``clips="all"``: one item per clip of every video; ``clips="chosen"``: one item per
     (video index, clip start) of ``chosen`` (e.g. the clips centred on detected beats). An item is (clip float32
     (3, L, H, W), EF target float32, video index, clip start); a batch from
@@ -208,7 +125,6 @@ class ClipDataset(Dataset):
         self.normaliser = normaliser
         self.length, self.period, self.clips, self.pad, self.seed = length, period, clips, pad, seed
         self.crop = crop
-        self.epoch = 0
         shapes = [cache.shapes[name] for name in self.names]
         self.channels = max((shape[0] for shape in shapes), default=1)
         self.frame_shape = shapes[0][2:] if shapes else (112, 112)
@@ -224,16 +140,19 @@ class ClipDataset(Dataset):
                 if not 0 <= s < n_clips(cache.n_frames(self.names[v]), length, period):
                     raise IndexError(f"clip start {s} is not a clip of {self.names[v]}")
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def __len__(self) -> int:
         return len(self.names) if self.clips == "random" else len(self.items)
 
     def locate(self, index: int | tuple[int, int]) -> tuple[int, int, tuple[int, int] | None]:
-        """(video index, clip start, crop offset or None) of an item, or of an (epoch, item)
-        pair from :class:`EpochBatches` (else the epoch is the last ``set_epoch``'s)."""
-        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        """(video index, clip start, crop offset or None) of an (epoch, item) pair from
+        :class:`EpochBatches`, or of a bare item index where nothing is drawn at random."""
+        if isinstance(index, tuple):
+            epoch, index = index
+        elif self.clips == "random" or self.pad:
+            # Which clip (or crop) an item is depends on the epoch: never guess it.
+            raise TypeError(f"random clips and crops are indexed by (epoch, item) pairs, not a bare item {index!r}")
+        else:
+            epoch = 0
         rng = np.random.default_rng([self.seed, epoch, index])
         if self.clips != "random":
             video, start = self.items[index]
@@ -243,7 +162,7 @@ class ClipDataset(Dataset):
         offset = crop_offsets(rng, self.pad, self.crop) if self.pad else None
         return video, start, offset
 
-    def raw(self, index: int) -> tuple[np.ndarray, int]:
+    def raw(self, index: int | tuple[int, int]) -> tuple[np.ndarray, int]:
         """The clip's uint8 frames (C, n, H, W) before padding, and the number of padding frames."""
         video, start, _ = self.locate(index)
         return take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
@@ -269,7 +188,7 @@ class ClipDataset(Dataset):
         out[:, :n, rows_out, cols_out] = frames[:, :, rows_in, cols_in]
         return video, start, (n, rows_out.start, rows_out.stop, cols_out.start, cols_out.stop)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int | tuple[int, int]):
         pixels = np.empty((self.channels, self.length, *self.frame_shape), dtype=np.uint8)
         video, start, (n, r0, r1, c0, c1) = self.fill(index, pixels)
         clip = np.zeros((3, *pixels.shape[1:]), dtype=np.float32)
@@ -289,59 +208,3 @@ class ClipDataset(Dataset):
             videos=videos,
             starts=torch.tensor([start for _, start, _ in located], dtype=torch.int64),
         )
-
-
-class FrameBatches(IterableDataset):
-    """Every frame of every video, in batches of ``batch_size`` frames across videos.
-
-    Yields (frames uint8 (B, C, H, W), video indices (B,), frame indices (B,)), to be
-    normalised where they are used (``Normaliser.batch``); the last batch may be smaller.
-    Only one batch of frames is in memory at a time, however long the video. With several
-    DataLoader workers (``batch_size=None``), each takes its share of the videos.
-    """
-
-    def __init__(self, cache: VideoCache, names: list[str], batch_size: int = 256):
-        self.cache = cache
-        self.names = list(names)
-        self.batch_size = batch_size
-        self.channels = max((cache.shapes[name][0] for name in self.names), default=1)
-
-    def _videos(self) -> range:
-        info = get_worker_info()
-        if info is None:
-            return range(len(self.names))
-        return range(info.id, len(self.names), info.num_workers)
-
-    def __iter__(self):
-        pending: list[tuple[np.ndarray, int, int]] = []
-        count = 0
-        for v in self._videos():
-            video = self.cache.video(self.names[v])
-            n_frames = video.shape[1]
-            start = 0
-            while start < n_frames:
-                take = min(self.batch_size - count, n_frames - start)
-                pending.append((video[:, start : start + take], v, start))
-                count += take
-                start += take
-                if count == self.batch_size:
-                    yield self._collate(pending, count)
-                    pending, count = [], 0
-        if pending:
-            yield self._collate(pending, count)
-
-    def _collate(self, pending, count: int):
-        h, w = pending[0][0].shape[2:]
-        frames = batch_buffer((count, self.channels, h, w))
-        array = frames.numpy()
-        videos = np.empty(count, dtype=np.int64)
-        indices = np.empty(count, dtype=np.int64)
-        k = 0
-        for chunk, v, first in pending:
-            n = chunk.shape[1]
-            # (n, C, H, W) batch rows seen as (C, n, H, W); a grey chunk fills every channel.
-            array[k : k + n].transpose(1, 0, 2, 3)[:] = chunk
-            videos[k : k + n] = v
-            indices[k : k + n] = np.arange(first, first + n)
-            k += n
-        return frames, torch.from_numpy(videos), torch.from_numpy(indices)

@@ -1,4 +1,4 @@
-"""Statistics shared by the stages: pooled Dice, EF errors, R2, AUC and the original's bootstrap interval.
+"""Statistics (numpy and scipy only, for every layer): pooled Dice, EF errors, R2, AUC, the bootstrap interval.
 
 The bootstrap resamples the per-item values with replacement ``samples`` times, sorts the
 resampled statistics and takes the ones at positions round(0.05 n) and round(0.95 n): the
@@ -14,12 +14,6 @@ from scipy.stats import rankdata
 
 BOOTSTRAP_SAMPLES = 10_000
 _CHUNK = 500
-
-
-def pooled_dice(intersection: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> float:
-    """Dice = 2 sum(I) / (sum(P) + sum(T)), pooled over the items (not averaged per item)."""
-    denominator = float(np.sum(predicted) + np.sum(true))
-    return 2.0 * float(np.sum(intersection)) / denominator if denominator else 1.0
 
 
 def bootstrap(
@@ -53,7 +47,8 @@ def bootstrap(
 
 
 def dice_statistic(intersection: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pooled Dice of each resample (rows)."""
+    """Dice = 2 sum(I) / (sum(P) + sum(T)) of each resample (rows), pooled over its items (not
+    averaged per item); 1 where nothing is predicted or true. One row gives the pooled Dice of a set."""
     denominator = predicted.sum(axis=1) + true.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, 2.0 * intersection.sum(axis=1) / denominator, 1.0)
