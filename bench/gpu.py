@@ -338,7 +338,8 @@ def main() -> None:
     if args.check_stage:
         check_segmentation_stage(args.workdir, cache, manifest, args.device)
     hours = projection(rates)
-    print("\nProjected wall time on the real dataset (7460/1288/1276 videos, ~176 frames), bf16:\n")
+    usable = "/".join(str(n) for n in echonet.USABLE_VIDEOS.values())
+    print(f"\nProjected wall time on the real dataset ({usable} videos, ~{echonet.MEAN_FRAMES} frames), bf16:\n")
     for what, h in hours.items():
         print(f"- {what}: {h:.1f} h")
     if args.out:

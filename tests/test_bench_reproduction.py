@@ -1,4 +1,4 @@
-"""bench/reproduction.py: a smoke run of the whole script on the CPU, and its pure helpers.
+"""bench/reproduction: a smoke run of the whole benchmark on the CPU, and its pure helpers.
 
 The smoke run checks the script (every stage measured, nothing failed, a finite projection),
 never its speed: the numbers of a 40-video CPU run mean nothing.
@@ -6,7 +6,6 @@ never its speed: the numbers of a 40-video CPU run mean nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -15,23 +14,18 @@ import sys
 import pytest
 from conftest import REPO
 
-SCRIPT = REPO / "bench" / "reproduction.py"
+from bench.reproduction import __main__ as cli
+from bench.reproduction import dataset, report, schedule
 
 
-@pytest.fixture(scope="module")
-def reproduction():
-    spec = importlib.util.spec_from_file_location("bench_reproduction", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
+@pytest.mark.slow
 def test_quick_run_measures_every_stage(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(
         [
             sys.executable,
-            str(SCRIPT),
+            "-m",
+            "bench.reproduction",
             "--quick",
             "--device",
             "cpu",
@@ -92,81 +86,43 @@ def test_quick_run_measures_every_stage(tmp_path):
     assert "| **one job after another (gpu=1)** |" in proc.stdout
 
 
-def test_largest_remainder_and_bands(reproduction):
-    assert reproduction.largest_remainder(10, [0.5, 0.3, 0.2]) == [5, 3, 2]
-    assert sum(reproduction.largest_remainder(1200, [b[0] for b in reproduction.FRAME_BANDS])) == 1200
+def test_largest_remainder_and_bands():
+    assert dataset.largest_remainder(10, [0.5, 0.3, 0.2]) == [5, 3, 2]
+    assert sum(dataset.largest_remainder(1200, [b[0] for b in dataset.FRAME_BANDS])) == 1200
     # The bands reproduce the real dataset's documented mean frame count (~176) and range.
-    assert abs(reproduction.mean_frames_of_bands() - 176) < 2
-    assert reproduction.FRAME_BANDS[0][1] == 28 and reproduction.FRAME_BANDS[-1][2] == 1002
+    assert abs(dataset.mean_frames_of_bands() - 176) < 2
+    assert dataset.FRAME_BANDS[0][1] == 28 and dataset.FRAME_BANDS[-1][2] == 1002
 
 
-def test_schedule_shares_the_gpu_only_when_it_pays(reproduction):
+def test_schedule_shares_the_gpu_only_when_it_pays():
     durations = {"a": 10.0, "b": 10.0, "c": 4.0}
     deps = {"c": ["a"]}
-    alone = reproduction.best_schedule(durations, deps, 1, dict.fromkeys(durations, 0.5))
+    alone = schedule.best_schedule(durations, deps, 1, dict.fromkeys(durations, 0.5))
     assert alone["seconds"] == pytest.approx(24.0)
     # Each job at 0.8 of its speed beside another: a and b together take 12.5, then c alone 4.
-    shared = reproduction.best_schedule(durations, deps, 2, dict.fromkeys(durations, 0.8))
+    shared = schedule.best_schedule(durations, deps, 2, dict.fromkeys(durations, 0.8))
     assert shared["seconds"] == pytest.approx(16.5)
     assert shared["jobs_at_once"] == 2
     assert shared["timeline"]["c"][0] >= shared["timeline"]["a"][1]
     # At half speed sharing gains nothing, and at less it loses: one job at a time is kept.
-    worse = reproduction.best_schedule(durations, deps, 2, dict.fromkeys(durations, 0.4))
+    worse = schedule.best_schedule(durations, deps, 2, dict.fromkeys(durations, 0.4))
     assert worse["seconds"] == pytest.approx(24.0)
     assert worse["jobs_at_once"] == 1
 
 
-def test_variants_config_first_then_compile_then_precision(reproduction):
-    order = reproduction.variant_order(["fp32", "bf16"], ["default", "none"], "bf16", "none")
+def test_variants_config_first_then_compile_then_precision():
+    order = schedule.variant_order(["fp32", "bf16"], ["default", "none"], "bf16", "none")
     assert order == [("bf16", "none"), ("bf16", "default"), ("fp32", "none"), ("fp32", "default")]
 
 
-def test_compile_support_is_read_from_the_signature(reproduction, monkeypatch):
-    def old(device, threads, precision, cpu_bf16=False):
-        return None
-
-    def new(device, threads, precision, cpu_bf16=False, compile="none"):
-        return None
-
-    assert not reproduction.compile_supported(old)
-    assert reproduction.compile_supported(new)
-    monkeypatch.setattr(reproduction, "compile_supported", lambda prepare=None: False)
-    assert "compile" not in reproduction.with_compile({"compile": "default", "lr": 1.0}, "default")
-    with pytest.raises(RuntimeError, match="compile not supported"):
-        reproduction.make_compute("cpu", 1, "fp32", "default")
-    monkeypatch.setattr(reproduction, "compile_supported", lambda prepare=None: True)
-    assert reproduction.with_compile({"lr": 1.0}, "default")["compile"] == "default"
-
-
-def test_clean_makes_plain_json(reproduction):
+def test_clean_makes_plain_json():
     import numpy as np
 
     value = {"a": np.float32(1.5), "b": float("nan"), "c": [np.int64(3), float("inf")], "d": REPO}
-    assert reproduction.clean(value) == {"a": 1.5, "b": None, "c": [3, None], "d": str(REPO)}
+    assert report.clean(value) == {"a": 1.5, "b": None, "c": [3, None], "d": str(REPO)}
 
 
-def test_networks_fall_back_to_compute_compiled(reproduction):
-    from types import SimpleNamespace
-
-    model, wrapped = object(), object()
-
-    class Eager:
-        pass
-
-    class Compiling:
-        def compiled(self, module):
-            return ("compiled", module)
-
-    # A library whose TrainingRun has no networks(): the model, compiled where Compute can.
-    assert reproduction.networks(SimpleNamespace(model=model, trained=None, compute=Eager())) == (model, model)
-    run = SimpleNamespace(model=model, trained=wrapped, compute=Compiling())
-    assert reproduction.networks(run) == (("compiled", wrapped), ("compiled", model))
-    # The library's own choice where it has one.
-    run = SimpleNamespace(networks=lambda: {"train": "t", "val": "v"})
-    assert reproduction.networks(run) == ("t", "v")
-
-
-def test_projection_of_benchmarks_md_rates(reproduction):
+def test_projection_of_benchmarks_md_rates():
     """BENCHMARKS.md's 64-video bf16 rates give back its ~1.3 h for the configured chain."""
     import argparse
 
@@ -176,7 +132,7 @@ def test_projection_of_benchmarks_md_rates(reproduction):
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     args = argparse.Namespace(videos=10030, quick=False, device="cuda", jobs_per_gpu=2, assumed_factor=0.6)
-    seg, runs, _ = reproduction.stage_settings(config, args)
+    seg, runs, _ = cli.stage_settings(config, args)
     frames = np.random.default_rng(0).integers(120, 232, 1000)  # mean 176
     manifest = pd.DataFrame({"FileName": [f"v{i}" for i in range(1000)], "NumberOfFrames": frames})
     manifest["Split"] = ["TRAIN"] * 744 + ["VAL"] * 128 + ["TEST"] * 128
@@ -214,7 +170,7 @@ def test_projection_of_benchmarks_md_rates(reproduction):
         "bootstrap_samples": 10000,
         "config": config,
     }
-    projection = reproduction.project(measured, None, {"data_stage": stage}, plan, args)
+    projection = schedule.project(measured, None, {"data_stage": stage}, plan, args, import_seconds=10.0)
     assert 1.2 < projection["one_after_another_h"] < 1.5
     gpu = projection["gpu_jobs_h"]
     assert 0.3 < gpu["train_segmentation"] < 0.4

@@ -39,9 +39,15 @@ MAY_IMPORT = {
 }
 
 # Packages whose every module imports without torch (the data rules' and analysis rules'
-# environments have none), plus the one stage module the Snakefile itself imports.
+# environments have none), plus the modules the Snakefile and the torch-free rules import.
 TORCH_FREE_PACKAGES = ("echobeat.data", "echobeat.analysis")
-TORCH_FREE_MODULES = ("echobeat.stages.rule_settings",)
+TORCH_FREE_MODULES = (
+    "echobeat.stages.rule_settings",
+    "echobeat.config_schema",
+    # The stage modules of the analysis rules and of predict's evaluation against labels.
+    "echobeat.stages.analysis",
+    "echobeat.stages.predict_evaluation",
+)
 
 
 def all_modules() -> list[str]:

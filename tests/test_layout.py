@@ -1,4 +1,7 @@
-"""The library's layering holds: analysis without torch, and each rule's settings slice is what its code reads."""
+"""Each rule's settings slice is exactly what its code reads, and an edit changes the slices of the rules it affects.
+
+(The layers themselves, torch-free modules included, are tests/test_layers.py.)
+"""
 
 import ast
 import copy
@@ -6,7 +9,6 @@ import dataclasses
 import importlib
 import inspect
 import re
-import subprocess
 import sys
 import textwrap
 
@@ -19,68 +21,6 @@ from echobeat.data.verify import VerifySettings
 from echobeat.stages import rule_settings
 from echobeat.stages import segmentation as segmentation_stage
 from echobeat.stages import video as video_stage
-
-TORCH_FREE = [
-    "echobeat.analysis.beat_by_beat",
-    "echobeat.analysis.comparison",
-    "echobeat.analysis.dice",
-    "echobeat.analysis.figures",
-    "echobeat.analysis.methods",
-    "echobeat.analysis.metrics",
-    "echobeat.stats",
-    "echobeat.analysis.tables",
-    "echobeat.analysis.video_report",
-    "echobeat.stages.analysis",
-    "echobeat.stages.rule_settings",
-    "echobeat.config_schema",
-    "echobeat.data.echonet",
-    "echobeat.data.names",
-    "echobeat.data.verify",
-    "echobeat.data.normalisation",
-    # The prediction workflow's evaluation against labels loads no model.
-    "echobeat.stages.predict_evaluation",
-]
-
-
-def test_analysis_imports_without_torch():
-    """Every analysis module (and what the Snakefile imports) loads in a Python where torch cannot be imported."""
-    code = textwrap.dedent(
-        f"""
-        import importlib, sys
-        sys.path.insert(0, {str(REPO / "workflow" / "scripts")!r})
-
-        class NoTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith(("torch.", "torchvision")):
-                    raise ImportError("torch is blocked in this test")
-                return None
-
-        sys.meta_path.insert(0, NoTorch())
-        for module in {TORCH_FREE!r}:
-            importlib.import_module(module)
-        assert "torch" not in sys.modules
-        print("imported", len({TORCH_FREE!r}))
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert f"imported {len(TORCH_FREE)}" in proc.stdout
-
-
-def test_parsing_the_workflow_imports_neither_torch_nor_matplotlib():
-    """Every echobeat import of the Snakefile and rule files (each SLURM job parses them again) stays light."""
-    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
-    statement = re.compile(r"^[ \t]*(from echobeat[\w.]* import (?:\([^)]*\)|.*)|import echobeat.*)$", re.MULTILINE)
-    imports = sorted(
-        {" ".join(match.split()) for path in files for match in statement.findall(path.read_text(encoding="utf-8"))}
-    )
-    assert any("rule_settings" in line for line in imports), imports
-    code = "\n".join(
-        [f"import sys; sys.path.insert(0, {str(REPO / 'workflow' / 'scripts')!r})", *imports]
-        + ["heavy = sorted({'torch', 'matplotlib'} & set(sys.modules))", "assert not heavy, heavy"]
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
 
 
 def _function_defs(module) -> dict:
@@ -316,3 +256,68 @@ def test_the_settings_walk_reads_key_lists():
 def test_the_settings_walk_follows_helpers():
     # make_optimiser reads lr, momentum, weight_decay from the settings train hands it.
     assert {"lr", "momentum", "weight_decay", "optimizer", "lr_step"} <= settings_reads(segmentation_stage.train)
+
+
+def every_slice(config: dict) -> dict:
+    """Every (rule, run) params slice the workflow hands its jobs for ``config`` (runs "a" and "b")."""
+    slices = {
+        "verify_dataset": rule_settings.verify_slice(config),
+        "synthetic_dataset": rule_settings.synthetic_slice(config),
+        "normalisation": rule_settings.normalisation_slice(config),
+        **{
+            rule: rule_settings.segmentation_slice(config, key)
+            for rule, key in [
+                ("train_segmentation", "train"),
+                ("evaluate_segmentation", "evaluate"),
+                ("segment_all_frames", "sizes"),
+                ("segmentation_overlays", "overlays"),
+            ]
+        },
+        "ef_figures": rule_settings.ef_figures_slice(config),
+        "segmentation_figures": rule_settings.figures_slice(config),
+        "predict_evaluation": rule_settings.predict_evaluation_slice(config),
+        **{f"predict_{key}": rule_settings.predict_slice(config, key) for key in rule_settings.PREDICT},
+    }
+    runs = rule_settings.video_runs(config)
+    slices["compare_runs"] = rule_settings.comparison_slice(runs)
+    for name, run in runs.items():
+        slices[f"train_video/{name}"] = rule_settings.video_slice(run, "train")
+        slices[f"predict_clips/{name}"] = rule_settings.video_slice(run, "predict")
+        slices[f"beat_by_beat/{name}"] = rule_settings.beat_by_beat_slice(config, run)
+        slices[f"analysis_metrics/{name}"] = rule_settings.analysis_metrics_slice(config, run)
+    return slices
+
+
+def edited(path: str, value) -> dict:
+    """DEFAULT_CONFIG with two EF runs and the key at ``path`` (dots between levels) set to ``value``."""
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["video"]["runs"] = {"a": {"model": "r3d_18"}, "b": {"model": "mc3_18"}}
+    *parents, key = path.split(".")
+    section = config
+    for parent in parents:
+        section = section[parent]
+    section[key] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    "path, value, changed",
+    [
+        ("video.runs.a", {"model": "r3d_18", "lr": 1e-3}, {"train_video/a"}),
+        ("segmentation.lr", 1e-3, {"train_segmentation"}),
+        ("analysis.figures.dpi", 72, {"ef_figures", "segmentation_figures"}),
+        ("analysis.bootstrap_samples", 50, {"analysis_metrics/a", "analysis_metrics/b", "predict_evaluation"}),
+        ("segmentation.bootstrap_samples", 50, {"evaluate_segmentation"}),
+        ("data.ef_tolerance", 2.0, {"verify_dataset"}),
+        ("data.threads", 3, set()),
+        ("video.defaults.gpus", 2, set()),
+        ("segmentation.beats.trim", "percentile", {"segment_all_frames"}),
+    ],
+)
+def test_an_edit_changes_exactly_the_slices_of_the_rules_it_affects(path, value, changed):
+    """In-process twin of the workflow test's dry runs: with --rerun-triggers params, the jobs an
+    edit reruns are those whose slice changed (and what reads their outputs)."""
+    unedited = edited("data.threads", DEFAULT_CONFIG["data"]["threads"])
+    before, after = every_slice(unedited), every_slice(edited(path, value))
+    assert set(before) == set(after)
+    assert {rule for rule in before if before[rule] != after[rule]} == changed

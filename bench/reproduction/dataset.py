@@ -16,23 +16,18 @@ import pandas as pd
 import yaml
 
 from bench.reproduction.report import Report, clean, log
-from bench.reproduction.schedule import mean_frames_of_bands
 from echobeat.atomic import write_csv, write_text
+from echobeat.data import echonet
 from echobeat.data.cache import VideoCache, build_cache, entry_paths
 from echobeat.data.names import SYNTHETIC_MARKER, avi_name
 from echobeat.data.normalisation import normalisation_stats
 from echobeat.data.synthetic import generate_dataset, split_counts
 from echobeat.data.verify import VerifySettings, verify_dataset
 
-# The real dataset (docs/echonet.md §1): FileList rows per split, and the videos the original
-# (and echobeat) can use, six 768x1024 videos without tracings left out.
-REAL_SPLITS = {"TRAIN": 7465, "VAL": 1288, "TEST": 1277}
-
-
-REAL_USABLE = {"TRAIN": 7460, "VAL": 1288, "TEST": 1276}
-
-
-REAL_VIDEOS = sum(REAL_SPLITS.values())
+# The real dataset's sizes live in echobeat.data.echonet (docs/echonet.md §1).
+REAL_SPLITS = echonet.SPLIT_VIDEOS
+REAL_USABLE = echonet.USABLE_VIDEOS
+REAL_VIDEOS = echonet.VIDEOS
 
 
 # Frame counts 28-1002 with mean ~176 (docs/echonet.md §1; only these summary numbers are
@@ -69,6 +64,11 @@ def largest_remainder(total: int, shares: list[float]) -> list[int]:
     for i in order[: total - sum(counts)]:
         counts[i] += 1
     return counts
+
+
+def mean_frames_of_bands(bands=FRAME_BANDS) -> float:
+    weight = sum(share for share, _, _ in bands)
+    return sum(share * (low + high) / 2 for share, low, high in bands) / weight
 
 
 def read_config(path: Path) -> dict:

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import itertools
 
-from bench.reproduction.dataset import FRAME_BANDS, REAL_USABLE, REAL_VIDEOS
+from bench.reproduction.dataset import REAL_USABLE, REAL_VIDEOS
 from echobeat.data.clips import n_clips
 
 # The 64-video measurement in BENCHMARKS.md projected this, for comparison.
 BENCHMARKS_MD_PROJECTION_H = 1.3
-
-
-def mean_frames_of_bands(bands=FRAME_BANDS) -> float:
-    weight = sum(share for share, _, _ in bands)
-    return sum(share * (low + high) / 2 for share, low, high in bands) / weight
 
 
 def parse_list(text: str) -> list[str]:

@@ -18,7 +18,7 @@ from echobeat.atomic import write_csv
 from echobeat.compute import Compute, prepare_device
 from echobeat.data.normalisation import Normaliser
 from echobeat.datasets.frames import FrameBatches, TracedFramesDataset
-from echobeat.inference.overlays import write_overlays
+from echobeat.inference.overlays import model_masks, traced_videos, write_overlays
 from echobeat.inference.segmentation import frame_sizes, size_table
 from echobeat.learn.segmentation_task import SegmentationTask, traced_frame_counts
 from echobeat.learn.training import (
@@ -189,14 +189,11 @@ def overlays(
     compute = prepare_device(settings["device"], threads, settings["precision"])
     model = _trained_model(settings, best, compute)
     table, cache, normaliser = stage_data(manifest, index, normalisation)
+    sizes = pd.read_csv(size_csv, dtype={"Filename": str})
     return write_overlays(
         out_dir,
-        model,
         cache,
-        table,
-        pd.read_csv(size_csv, dtype={"Filename": str}),
-        normaliser,
-        compute,
-        settings["overlays"],
-        batch=settings["inference_batch_size"],
+        sizes,
+        traced_videos(table, sizes, settings["overlays"]),
+        model_masks(model, normaliser, compute, settings["inference_batch_size"]),
     )
