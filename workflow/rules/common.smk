@@ -23,8 +23,9 @@ from echobeat.stages.rule_settings import (
 
 # GPU jobs sharing a GPU (jobs_per_gpu): job_gpus() and gpu_slots() for the GPU rules.
 include: "gpu_sharing.smk"
-# Input functions and params of the stage rules.
+# Input functions and params of the stage rules, and of the predict rules.
 include: "inputs.smk"
+include: "predict_inputs.smk"
 
 
 # --- paths -----------------------------------------------------------------------------------
