@@ -43,17 +43,17 @@ def test_bootstrap_interval_by_hand():
 def test_dice_summary_and_per_video_files():
     counts = pd.DataFrame(
         {
-            "large_inter": [10, 5],
-            "large_pred": [12, 5],
-            "large_true": [10, 10],
-            "small_inter": [0, 4],
-            "small_pred": [3, 4],
-            "small_true": [2, 4],
+            "ED_inter": [10, 5],
+            "ED_pred": [12, 5],
+            "ED_true": [10, 10],
+            "ES_inter": [0, 4],
+            "ES_pred": [3, 4],
+            "ES_true": [2, 4],
         }
     )
     rows = {r["which"]: r for r in dice_summary(counts, "TEST", samples=200, seed=0)}
-    assert rows["large"]["dice"] == pytest.approx(2 * 15 / (17 + 20))
-    assert rows["small"]["dice"] == pytest.approx(2 * 4 / (7 + 6))
+    assert rows["ED"]["dice"] == pytest.approx(2 * 15 / (17 + 20))
+    assert rows["ES"]["dice"] == pytest.approx(2 * 4 / (7 + 6))
     assert rows["overall"]["dice"] == pytest.approx(2 * 19 / (24 + 26))
     per_video = per_video_dice(["A", "B"], counts)
     assert per_video.columns.tolist() == ["Filename", "Overall", "Large", "Small"]

@@ -115,7 +115,7 @@ def test_segmentation_outputs(finished_run):
     assert set(size["ComputerSmall"]) <= {0, 1} and (size["Size"] >= 0).all()
     dice = pd.read_csv(seg / "dice.csv")
     assert dice[["split", "which"]].values.tolist() == [
-        [split, which] for split in ("VAL", "TEST") for which in ("overall", "large", "small")
+        [split, which] for split in ("VAL", "TEST") for which in ("overall", "ED", "ES")
     ]
     assert (dice["ci_low"] <= dice["dice"] + 1e-12).all() and (dice["dice"] <= dice["ci_high"] + 1e-12).all()
     log = pd.read_csv(seg / "log.csv")

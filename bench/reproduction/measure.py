@@ -153,7 +153,7 @@ def measure_training(kind: str, settings: dict, paths: dict, out_dir: Path, comp
     if kind == "segmentation":
         # evaluate_segmentation's bootstrap, on the counts of this validation pass.
         counts = pd.DataFrame(
-            {f"{p}_{k}": val_totals.get(f"{p}_{k}") for p in ("large", "small") for k in ("inter", "pred", "true")}
+            {f"{p}_{k}": val_totals.get(f"{p}_{k}") for p in ("ED", "ES") for k in ("inter", "pred", "true")}
         )
         t0 = time.monotonic()
         dice_summary(counts, "VAL", opts.bootstrap_samples, 0)

@@ -28,7 +28,7 @@ from echobeat.stats import ANALYSIS_METRICS
 
 # (method, metric) pairs of the analysis metrics.csv that the comparison shows.
 REGRESSION_QUANTITIES = [(method, metric) for method in TABLE_METHODS for metric in ANALYSIS_METRICS]
-DICE_QUANTITIES = {"overall": "dice_overall", "large": "dice_ED", "small": "dice_ES"}
+DICE_QUANTITIES = {"overall": "dice_overall", "ED": "dice_ED", "ES": "dice_ES"}
 
 # The paper's HFrEF AUC: one number, with no threshold stated (not one of the auc_thresholds).
 PAPER_AUC = "auc_all_clips_threshold_not_stated"

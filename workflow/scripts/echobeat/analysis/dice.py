@@ -13,18 +13,19 @@ from echobeat.data.names import avi_name
 from echobeat.stats import bootstrap, dice_statistic
 
 DICE_COLUMNS = ["split", "which", "dice", "ci_low", "ci_high"]
+# val_dice.csv / test_dice.csv keep the original's columns (its "large" frame is ED, "small" ES).
 PER_VIDEO_COLUMNS = ["Filename", "Overall", "Large", "Small"]
 
 
 def dice_summary(counts: pd.DataFrame, split: str, samples: int, seed: int) -> list[dict]:
-    """Pooled Dice with its bootstrap interval for overall, large (ED) and small (ES)."""
+    """Pooled Dice with its bootstrap interval for overall, ED and ES (the ``which`` column)."""
     columns = {
         which: tuple(counts[f"{which}_{k}"].to_numpy() for k in ("inter", "pred", "true"))
-        for which in ("large", "small")
+        for which in ("ED", "ES")
     }
-    columns["overall"] = tuple(np.concatenate([a, b]) for a, b in zip(columns["large"], columns["small"], strict=True))
+    columns["overall"] = tuple(np.concatenate([a, b]) for a, b in zip(columns["ED"], columns["ES"], strict=True))
     rows = []
-    for which in ("overall", "large", "small"):
+    for which in ("overall", "ED", "ES"):
         dice, low, high = bootstrap(dice_statistic, columns[which], samples=samples, seed=seed)
         rows.append({"split": split, "which": which, "dice": dice, "ci_low": low, "ci_high": high})
     return rows
@@ -43,8 +44,8 @@ def per_video_dice(names: list[str], counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Filename": [avi_name(n) for n in names],
-            "Overall": dice("large", "small"),
-            "Large": dice("large"),
-            "Small": dice("small"),
+            "Overall": dice("ED", "ES"),
+            "Large": dice("ED"),
+            "Small": dice("ES"),
         }
     )

@@ -40,7 +40,7 @@ def pooled(intersection: np.ndarray, predicted: np.ndarray, true: np.ndarray) ->
 class SegmentationTask(Task):
     """Batches of (ED frame, ES frame, ED mask, ES mask) from ``TracedFramesDataset``."""
 
-    metric_names = ("dice_overall", "dice_large", "dice_small")
+    metric_names = ("dice_overall", "dice_ED", "dice_ES")
 
     def step(self, model, batch, compute: Compute, totals: Accumulator) -> torch.Tensor:
         ed, es, ed_mask, es_mask = (t.to(compute.device, non_blocking=True) for t in batch)
@@ -52,7 +52,7 @@ class SegmentationTask(Task):
         # Logged as the original does: sum of batch losses / samples / pixels per frame.
         totals.loss += loss.item() / (ed.shape[-2] * ed.shape[-1])
         totals.samples += ed.shape[0]
-        for phase, logit, mask in (("large", ed_logit, ed_mask), ("small", es_logit, es_mask)):
+        for phase, logit, mask in (("ED", ed_logit, ed_mask), ("ES", es_logit, es_mask)):
             inter, pred, true = frame_counts(logit.detach(), mask)
             totals.add(f"{phase}_inter", inter)
             totals.add(f"{phase}_pred", pred)
@@ -60,27 +60,27 @@ class SegmentationTask(Task):
         return loss
 
     def metrics(self, totals: Accumulator) -> dict[str, float]:
-        large = [totals.get(f"large_{k}") for k in ("inter", "pred", "true")]
-        small = [totals.get(f"small_{k}") for k in ("inter", "pred", "true")]
-        both = [np.concatenate([a, b]) for a, b in zip(large, small, strict=True)]
+        ed = [totals.get(f"ED_{k}") for k in ("inter", "pred", "true")]
+        es = [totals.get(f"ES_{k}") for k in ("inter", "pred", "true")]
+        both = [np.concatenate([a, b]) for a, b in zip(ed, es, strict=True)]
         return {
             "dice_overall": pooled(*both),
-            "dice_large": pooled(*large),
-            "dice_small": pooled(*small),
+            "dice_ED": pooled(*ed),
+            "dice_ES": pooled(*es),
         }
 
 
 @torch.no_grad()
 def traced_frame_counts(model, loader: DataLoader, compute: Compute) -> pd.DataFrame:
-    """Per-video counts on the ED ("large") and ES ("small") frames, in loader order."""
+    """Per-video counts on the ED and ES frames (columns ``ED_inter``, ``ES_pred``, ...), in loader order."""
     model.eval()
     records = []
     device = compute.device
     for ed, es, ed_mask, es_mask in loader:
         with compute.autocast():
             counts = {
-                "large": frame_counts(logits(model, ed.to(device), compute), ed_mask.to(device)),
-                "small": frame_counts(logits(model, es.to(device), compute), es_mask.to(device)),
+                "ED": frame_counts(logits(model, ed.to(device), compute), ed_mask.to(device)),
+                "ES": frame_counts(logits(model, es.to(device), compute), es_mask.to(device)),
             }
         for b in range(ed.shape[0]):
             records.append(
