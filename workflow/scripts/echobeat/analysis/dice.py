@@ -20,8 +20,7 @@ PER_VIDEO_COLUMNS = ["Filename", "Overall", "Large", "Small"]
 def dice_summary(counts: pd.DataFrame, split: str, samples: int, seed: int) -> list[dict]:
     """Pooled Dice with its bootstrap interval for overall, ED and ES (the ``which`` column)."""
     columns = {
-        which: tuple(counts[f"{which}_{k}"].to_numpy() for k in ("inter", "pred", "true"))
-        for which in ("ED", "ES")
+        which: tuple(counts[f"{which}_{k}"].to_numpy() for k in ("inter", "pred", "true")) for which in ("ED", "ES")
     }
     columns["overall"] = tuple(np.concatenate([a, b]) for a, b in zip(columns["ED"], columns["ES"], strict=True))
     rows = []
