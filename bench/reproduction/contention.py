@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 from bench.reproduction import REPO
-from bench.reproduction.measure import reset_peak, timing
+from bench.reproduction.measure import reset_peak, started_run, timing
 from bench.reproduction.report import Report, clean
 from echobeat.atomic import write_text
 from echobeat.compute import prepare_device
 from echobeat.learn.training import run_epoch
-from echobeat.stages import segmentation as segmentation_stage
-from echobeat.stages import video as video_stage
 
 
 def contention_worker(spec_path: str) -> None:
@@ -27,22 +25,7 @@ def contention_worker(spec_path: str) -> None:
     files = {k: Path(v) for k, v in spec["files"].items()}
     compute = prepare_device(spec["device"], spec["threads"], spec["precision"], compile=spec["compile"])
     settings, paths = spec["settings"], spec["paths"]
-    if spec["kind"] == "segmentation":
-        task, run = segmentation_stage.training_run(
-            settings,
-            paths["manifest"],
-            paths["tracings"],
-            paths["index"],
-            paths["normalisation"],
-            spec["out_dir"],
-            compute,
-        )
-    else:
-        task, run = video_stage.training_run(
-            settings, paths["manifest"], paths["index"], paths["normalisation"], spec["out_dir"], compute
-        )
-    if run.on_epoch_start is not None:
-        run.on_epoch_start(0)
+    task, run = started_run(spec["kind"], settings, paths, spec["out_dir"], compute)
     net = run.networks()["train"]
     loader = run.loaders["train"]
     run_epoch(task, net, loader, compute, run.optimiser, "warm-up", max_batches=spec["warmup"])

@@ -69,27 +69,27 @@ def timing(spent, items: int, device: torch.device) -> dict:
     }
 
 
+def started_run(kind: str, settings: dict, paths: dict, out_dir: str, compute):
+    """The stage's own (task, run) for ``kind`` ("segmentation" or an EF run), at the start of epoch 0."""
+    if kind == "segmentation":
+        task, run = segmentation_stage.training_run(
+            settings, paths["manifest"], paths["tracings"], paths["index"], paths["normalisation"], out_dir, compute
+        )
+    else:
+        task, run = video_stage.training_run(
+            settings, paths["manifest"], paths["index"], paths["normalisation"], out_dir, compute
+        )
+    if run.on_epoch_start is not None:
+        run.on_epoch_start(0)
+    return task, run
+
+
 def measure_training(kind: str, settings: dict, paths: dict, out_dir: Path, compute, opts, report) -> dict:
     """Warm-up, a probe, then a timed ``run_epoch`` of many steps; then validation passes."""
     device = compute.device
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    if kind == "segmentation":
-        task, run = segmentation_stage.training_run(
-            settings,
-            paths["manifest"],
-            paths["tracings"],
-            paths["index"],
-            paths["normalisation"],
-            str(out_dir),
-            compute,
-        )
-    else:
-        task, run = video_stage.training_run(
-            settings, paths["manifest"], paths["index"], paths["normalisation"], str(out_dir), compute
-        )
-    if run.on_epoch_start is not None:
-        run.on_epoch_start(0)
+    task, run = started_run(kind, settings, paths, str(out_dir), compute)
     nets = run.networks()
     train_net, val_net = nets["train"], nets["val"]
     setup = time.monotonic() - t0
