@@ -20,6 +20,7 @@ include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/video.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:

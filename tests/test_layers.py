@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
 
 # Top-level modules that every layer may import: the base. They import no package of echobeat.
-BASE = frozenset({"atomic", "logs", "errors", "compute", "stats", "config_schema"})
+BASE = frozenset({"atomic", "logs", "errors", "compute", "stats", "config_schema", "provenance"})
 
 # What each package may import besides itself, the base and the package root (``__version__``):
 # data < datasets, models < inference, learn (siblings); analysis on data only; stages on everything.
@@ -47,6 +47,10 @@ TORCH_FREE_MODULES = (
     # The stage modules of the analysis rules and of predict's evaluation against labels.
     "echobeat.stages.analysis",
     "echobeat.stages.predict_evaluation",
+    # The experiment grids (parsed with the Snakefile) and their table rules.
+    "echobeat.stages.experiment_grids",
+    "echobeat.stages.experiments",
+    "echobeat.provenance",
 )
 
 

@@ -100,6 +100,7 @@ def settings_reads(function, parameter: str = "settings", seen=None) -> set[str]
 DEFAULT_CONFIG = config_schema.defaults(config_schema.load_schema())
 DEFAULT_CONFIG["video"]["runs"] = {"run": {"model": "r3d_18"}}
 DEFAULT_RUN = rule_settings.video_runs(DEFAULT_CONFIG)["run"]
+SUBSET = {"train_videos": 16, "subset_seed": 0}
 
 
 def stage_function(rule: str):
@@ -123,12 +124,13 @@ def stage_function(rule: str):
 SLICES = {
     "synthetic_dataset": rule_settings.synthetic_slice(DEFAULT_CONFIG),
     "normalisation": rule_settings.normalisation_slice(DEFAULT_CONFIG),
-    "train_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG, "train"),
-    "import_segmentation_weights": rule_settings.segmentation_slice(DEFAULT_CONFIG, "import"),
-    "evaluate_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG, "evaluate"),
-    "segment_all_frames": rule_settings.segmentation_slice(DEFAULT_CONFIG, "sizes"),
-    "segmentation_overlays": rule_settings.segmentation_slice(DEFAULT_CONFIG, "overlays"),
-    "train_video": rule_settings.video_slice(DEFAULT_RUN, "train"),
+    # A run on a TRAIN subset (the training-size experiment): its slice adds SUBSET's keys.
+    "train_segmentation": rule_settings.segmentation_slice({**DEFAULT_CONFIG["segmentation"], **SUBSET}, "train"),
+    "import_segmentation_weights": rule_settings.segmentation_slice(DEFAULT_CONFIG["segmentation"], "import"),
+    "evaluate_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG["segmentation"], "evaluate"),
+    "segment_all_frames": rule_settings.segmentation_slice(DEFAULT_CONFIG["segmentation"], "sizes"),
+    "segmentation_overlays": rule_settings.segmentation_slice(DEFAULT_CONFIG["segmentation"], "overlays"),
+    "train_video": rule_settings.video_slice({**DEFAULT_RUN, **SUBSET}, "train"),
     "import_video_weights": rule_settings.video_slice(DEFAULT_RUN, "import"),
     "predict_clips": rule_settings.video_slice(DEFAULT_RUN, "predict"),
     "beat_by_beat": rule_settings.beat_by_beat_slice(DEFAULT_CONFIG, DEFAULT_RUN),
@@ -140,9 +142,19 @@ SLICES = {
     "predict_ef": rule_settings.predict_slice(DEFAULT_CONFIG, "ef"),
     "predict_table": rule_settings.predict_slice(DEFAULT_CONFIG, "table"),
     "predict_evaluation": rule_settings.predict_evaluation_slice(DEFAULT_CONFIG),
+    "noise_segmentation": rule_settings.segmentation_slice(DEFAULT_CONFIG["segmentation"], "noise"),
+    "noise_ef": rule_settings.video_slice(DEFAULT_RUN, "predict"),
+    "complexity_timing": rule_settings.complexity_slice(DEFAULT_CONFIG),
+    "experiment_complexity": rule_settings.figures_slice(DEFAULT_CONFIG),
+    "experiment_loss_curves": rule_settings.figures_slice(DEFAULT_CONFIG),
 }
 # Code that reads a slice beside the function its script calls: train_video's DDP worker processes.
 ALSO_READ_BY = {"train_video": [video_stage.train_process]}
+
+
+# Rules whose settings are not config keys but what the experiment grids computed (points, levels,
+# runs): tests/test_experiments.py checks them.
+STRUCTURED = {"experiment_sweep", "experiment_training_size", "experiment_seeds", "experiment_noise", "noise_examples"}
 
 
 @pytest.mark.parametrize("rule", list(SLICES))
@@ -181,7 +193,7 @@ def test_every_rule_with_params_settings_is_covered():
                 current = match[1]
             elif re.match(r"^\s*settings\s*=", line):
                 with_settings.add(current)
-    assert with_settings == set(SLICES) | {"verify_dataset"}
+    assert with_settings == set(SLICES) | {"verify_dataset"} | STRUCTURED
 
 
 def test_video_runs_overlay_the_defaults_and_drop_null_runs():
@@ -265,7 +277,7 @@ def every_slice(config: dict) -> dict:
         "synthetic_dataset": rule_settings.synthetic_slice(config),
         "normalisation": rule_settings.normalisation_slice(config),
         **{
-            rule: rule_settings.segmentation_slice(config, key)
+            rule: rule_settings.segmentation_slice(config["segmentation"], key)
             for rule, key in [
                 ("train_segmentation", "train"),
                 ("evaluate_segmentation", "evaluate"),

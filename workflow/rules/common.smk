@@ -8,12 +8,20 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 from snakemake.exceptions import WorkflowError
 
 # The library's facts the rules share (works before `pip install -e .` too).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from echobeat.data import echonet
+from echobeat.errors import UserError
 from echobeat.stages import rule_settings
+from echobeat.stages.experiment_grids import (
+    active_families,
+    experiment_grids,
+    noise_levels,
+    selected_runs,
+)
 from echobeat.stages.rule_settings import (
     EF_FIGURES,
     FIGURE_FORMATS,
@@ -26,13 +34,15 @@ include: "gpu_sharing.smk"
 # Input functions and params of the stage rules, and of the predict rules.
 include: "inputs.smk"
 include: "predict_inputs.smk"
+include: "experiment_inputs.smk"
 
 
 # --- paths -----------------------------------------------------------------------------------
 
 DATA_DIR = Path(config["data_dir"])
 DATA_RESULTS = Path("results/data")
-SEGMENTATION_DIR = Path("results/segmentation") / config["segmentation"]["name"]
+SEGMENTATION_NAME = config["segmentation"]["name"]
+SEGMENTATION_DIR = Path("results/segmentation") / SEGMENTATION_NAME
 
 
 def dataset_path(name):
@@ -46,8 +56,18 @@ def data_result(name):
 
 
 def segmentation_result(name):
-    """A file under results/segmentation/<name>/."""
+    """A file under results/segmentation/<name>/ of the configured segmentation run."""
     return str(SEGMENTATION_DIR / name)
+
+
+def segmentation_run_result(name):
+    """A file under results/segmentation/<run>/ of any segmentation run (with the {seg_run} wildcard)."""
+    return str(Path("results/segmentation/{seg_run}") / name)
+
+
+def experiment_result(name):
+    """A file under results/experiments/."""
+    return str(Path("results/experiments") / name)
 
 
 def video_result(name):
@@ -159,15 +179,52 @@ def video_data():
     }
 
 
-# --- the EF run table ------------------------------------------------------------------------
+# --- the run tables --------------------------------------------------------------------------
+
+
+def filelist_train_videos():
+    """The TRAIN rows of the dataset's FileList.csv when it is there (the training-size grid is
+    checked against it before any job runs), else None."""
+    filelist = DATA_DIR / "FileList.csv"
+    if not filelist.exists():
+        return None
+    try:
+        splits = pd.read_csv(filelist, usecols=["Split"])["Split"]
+    except (ValueError, OSError, pd.errors.ParserError):
+        return None  # verify_dataset reports what is wrong with it
+    return int((splits.astype(str).str.upper() == "TRAIN").sum())
+
 
 try:
+    # The configured EF runs (rule all), and the runs the experiment grids add.
     VIDEO_RUNS = rule_settings.video_runs(config)
-except rule_settings.ConfigError as error:
+    # Sizes against the TRAIN split are checked when a target needs that family (experiment_inputs.smk).
+    GRIDS = experiment_grids(config, VIDEO_RUNS)
+    # The families that evaluate configured runs anew (no training).
+    NOISE_LEVELS = noise_levels(config)
+    NOISE_RUNS = selected_runs(config, "noise", VIDEO_RUNS, trained_only=False)
+    LOSS_CURVE_RUNS = selected_runs(
+        config, "loss_curves", VIDEO_RUNS, trained_only=True
+    )
+except UserError as error:
     raise WorkflowError(str(error)) from None
+ALL_VIDEO_RUNS = {**VIDEO_RUNS, **GRIDS.video_runs}
+SEGMENTATION_RUNS = {
+    SEGMENTATION_NAME: config["segmentation"],
+    **GRIDS.segmentation_runs,
+}
+EXPERIMENT_FAMILIES = active_families(config)
 # Runs that train, and evaluate-only runs (epochs: 0) whose best.pt is their given weights.
-TRAINED_RUNS = [name for name, run in VIDEO_RUNS.items() if run["epochs"] > 0]
-EVALUATE_ONLY_RUNS = [name for name, run in VIDEO_RUNS.items() if run["epochs"] == 0]
+TRAINED_RUNS = [name for name, run in ALL_VIDEO_RUNS.items() if run["epochs"] > 0]
+EVALUATE_ONLY_RUNS = [
+    name for name, run in ALL_VIDEO_RUNS.items() if run["epochs"] == 0
+]
+TRAINED_SEGMENTATION_RUNS = [
+    name for name, run in SEGMENTATION_RUNS.items() if run["epochs"] > 0
+]
+EVALUATE_ONLY_SEGMENTATION_RUNS = [
+    name for name, run in SEGMENTATION_RUNS.items() if run["epochs"] == 0
+]
 
 
 def run_pattern(names):

@@ -59,8 +59,22 @@ def cache_inputs(wildcards):
 
 
 def segmentation_weights_input(wildcards):
-    """The segmentation weights file an evaluate-only stage imports."""
-    return weights_file_input(config["segmentation"]["weights"], "segmentation")
+    """The segmentation weights file an evaluate-only segmentation run imports."""
+    return weights_file_input(
+        SEGMENTATION_RUNS[wildcards.seg_run]["weights"], "segmentation"
+    )
+
+
+def segmentation_settings(rule):
+    """Input function: what segmentation rule ``rule`` (a key of rule_settings.SEGMENTATION)
+    receives of segmentation run ``wildcards.seg_run``."""
+
+    def settings(wildcards):
+        return rule_settings.segmentation_slice(
+            SEGMENTATION_RUNS[wildcards.seg_run], rule
+        )
+
+    return settings
 
 
 # --- EF video stage
@@ -68,13 +82,13 @@ def segmentation_weights_input(wildcards):
 
 def video_weights_input(wildcards):
     """The weights file an evaluate-only run imports."""
-    return weights_file_input(VIDEO_RUNS[wildcards.run]["weights"], "video")
+    return weights_file_input(ALL_VIDEO_RUNS[wildcards.run]["weights"], "video")
 
 
 def video_gpus(wildcards):
     """The GPUs train_video asks for (and starts a DDP process on each of): its run's gpus, at
     most the real GPUs when GPU jobs share them (see gpu_sharing.smk)."""
-    return job_gpus(VIDEO_RUNS[wildcards.run]["gpus"])
+    return job_gpus(ALL_VIDEO_RUNS[wildcards.run]["gpus"])
 
 
 def video_gpu_slots(wildcards):
@@ -87,7 +101,7 @@ def video_settings(rule):
     ``wildcards.run``."""
 
     def settings(wildcards):
-        return rule_settings.video_slice(VIDEO_RUNS[wildcards.run], rule)
+        return rule_settings.video_slice(ALL_VIDEO_RUNS[wildcards.run], rule)
 
     return settings
 
@@ -97,12 +111,12 @@ def video_settings(rule):
 
 def beat_by_beat_settings(wildcards):
     """What rule beat_by_beat receives for run ``wildcards.run``."""
-    return rule_settings.beat_by_beat_slice(config, VIDEO_RUNS[wildcards.run])
+    return rule_settings.beat_by_beat_slice(config, ALL_VIDEO_RUNS[wildcards.run])
 
 
 def analysis_metrics_settings(wildcards):
     """What rule analysis_metrics receives for run ``wildcards.run``."""
-    return rule_settings.analysis_metrics_slice(config, VIDEO_RUNS[wildcards.run])
+    return rule_settings.analysis_metrics_slice(config, ALL_VIDEO_RUNS[wildcards.run])
 
 
 def figure_outputs(folder, figures, category, subcategory):

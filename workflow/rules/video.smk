@@ -1,8 +1,8 @@
-"""EF video stage: one training and one all-clip inference job per configured run."""
+"""EF video stage: one training and one all-clip inference job per run (configured, or of an experiment grid)."""
 
 
 wildcard_constraints:
-    run=run_pattern(VIDEO_RUNS),
+    run=run_pattern(ALL_VIDEO_RUNS),
 
 
 rule train_video:
@@ -11,6 +11,7 @@ rule train_video:
     output:
         best=video_result("best.pt"),
         log=video_result("log.csv"),
+        provenance=video_result("provenance.json"),
     log:
         "logs/train_video/{run}.log",
     benchmark:
@@ -39,6 +40,7 @@ rule import_video_weights:
     output:
         best=video_result("best.pt"),
         log=video_result("log.csv"),
+        provenance=video_result("provenance.json"),
     log:
         "logs/import_video_weights/{run}.log",
     wildcard_constraints:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from echobeat.provenance import cpu_model
+
 log = logging.getLogger(__name__)
 
 # config ``precision`` -> the autocast dtype on a GPU (None: plain float32).
@@ -143,3 +145,14 @@ def prepare_device(device: str, threads: int, precision: str, cpu_bf16: bool = F
         threads=max(1, threads),
         compile_mode=COMPILE_MODES[compile],
     )
+
+
+def describe_device(device: torch.device, gpus: int = 1) -> dict:
+    """Where a job computes, for its provenance record: type, GPU or CPU model, GPUs, CUDA version."""
+    cuda = device.type == "cuda"
+    return {
+        "type": device.type,
+        "name": torch.cuda.get_device_name(device) if cuda else cpu_model(),
+        "gpus": gpus if cuda else 0,
+        "cuda": torch.version.cuda,
+    }

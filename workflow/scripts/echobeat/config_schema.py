@@ -83,9 +83,10 @@ def leaves(schema: dict, dotted: str, reruns: str | None = None):
 
 def default(node: dict):
     """A key's default; an ``x-row`` object's is its children's."""
-    if "default" in node and not (node.get("x-row") and node["default"] == {}):
+    children_default = node.get("x-row") and any("default" in child for child in node.get("properties", {}).values())
+    if "default" in node and not (children_default and node["default"] == {}):
         return node["default"]
-    if node.get("x-row"):
+    if children_default:
         return {key: default(child) for key, child in node["properties"].items()}
     return node.get("default")
 
@@ -125,7 +126,9 @@ def _type(node: dict) -> str:
     names = []
     for kind in kinds:
         if kind == "array" and "items" in node:
-            kind = f"list of {node['items'].get('type', 'object')}"
+            items = node["items"]
+            choices = [choice.get("type") or f"`{choice['const']}`" for choice in items.get("anyOf", [])]
+            kind = f"list of {' or '.join(choices) or items.get('type', 'object')}"
         names.append(kind)
     return " or ".join(sorted(names, key=lambda name: name == "null"))
 

@@ -15,8 +15,10 @@ import pandas as pd
 import torch
 
 from echobeat.atomic import write_csv
+from echobeat.compute import describe_device
 from echobeat.learn.training import Task, file_digest, fingerprint, log_columns
 from echobeat.models.weights import save_model
+from echobeat.provenance import provenance, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,20 @@ def shuffle_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
+PROVENANCE = "provenance.json"
+
+
+def record_provenance(out_dir: str | Path, rule: str, settings: dict, device: torch.device, gpus: int = 1) -> None:
+    """provenance.json beside the run's best.pt: what produced it (echobeat.provenance)."""
+    record = provenance(rule, settings, describe_device(device, gpus), settings["precision"])
+    write_provenance(Path(out_dir) / PROVENANCE, record)
+
+
 def write_imported(model: torch.nn.Module, card: dict, task: Task, out_dir: str, settings: dict) -> None:
     """Evaluate-only: best.pt holds ``model``'s weights with its ``card`` (``epochs: 0``), and log.csv
     has its header and no epoch."""
     out = Path(out_dir)
     save_model(out / "best.pt", model.state_dict(), -1, math.nan, {**card, "epochs": 0})
     write_csv(out / "log.csv", pd.DataFrame(columns=log_columns(task)))
+    record_provenance(out, "import", settings, torch.device("cpu"))
     log.info("evaluate-only: best.pt holds %s weights (%s)", settings["model"], settings["weights"])

@@ -42,6 +42,8 @@ SEGMENTATION = {
     "evaluate": ("model", "device", "precision", "inference_batch_size", "bootstrap_samples", "seed", "compile"),
     "sizes": ("model", "device", "precision", "inference_batch_size", "size_splits", "beats", "compile"),
     "overlays": ("model", "device", "precision", "inference_batch_size", "overlays"),
+    # The noise experiment: Dice and size.csv of TEST under noise (evaluation's and sizes' keys).
+    "noise": ("model", "device", "precision", "inference_batch_size", "beats", "compile"),
 }
 
 # Keys of one EF run (config video.defaults overlaid with the run) per rule.
@@ -71,6 +73,10 @@ VIDEO = {
     "import": ("model", "frames", "period", "weights", "bias_init", "seed", "precision"),
     "predict": ("model", "frames", "period", "device", "precision", "inference_batch_size", "compile"),
 }
+
+# Keys a training slice carries only for a run on a TRAIN subset (the training-size experiment),
+# so that every other run's slice, and the checkpoint it resumes from, stays as it was.
+SUBSET = ("train_videos", "subset_seed")
 
 # config["predict"] keys per rule of the prediction workflow.
 PREDICT = {
@@ -104,6 +110,9 @@ GPU_RULES = frozenset(
         "predict_clips",
         "predict_sizes",
         "predict_ef",
+        "noise_segmentation",
+        "noise_ef",
+        "complexity_timing",
     }
 )
 
@@ -148,10 +157,17 @@ def normalisation_slice(config: dict) -> dict:
     return dict(config["normalisation"])
 
 
-def segmentation_slice(config: dict, rule: str) -> dict:
-    """The config["segmentation"] keys of segmentation rule ``rule`` (a key of SEGMENTATION)."""
-    section = config["segmentation"]
-    return {key: section[key] for key in SEGMENTATION[rule]}
+def segmentation_slice(run: dict, rule: str) -> dict:
+    """The keys of a segmentation run (config["segmentation"], or an experiment's run) that
+    segmentation rule ``rule`` (a key of SEGMENTATION) uses."""
+    return {key: run[key] for key in SEGMENTATION[rule]} | _subset(run, rule)
+
+
+def _subset(run: dict, rule: str) -> dict:
+    """The subset keys of a training rule's slice, for a run on a TRAIN subset only."""
+    if rule != "train" or run.get("train_videos") is None:
+        return {}
+    return {key: run[key] for key in SUBSET}
 
 
 def video_runs(config: dict) -> dict[str, dict]:
@@ -184,7 +200,7 @@ def video_runs(config: dict) -> dict[str, dict]:
 
 def video_slice(run: dict, rule: str) -> dict:
     """The keys of one merged EF run (from :func:`video_runs`) that video rule ``rule`` uses."""
-    return {key: run[key] for key in VIDEO[rule]}
+    return {key: run[key] for key in VIDEO[rule]} | _subset(run, rule)
 
 
 def beat_by_beat_slice(config: dict, run: dict) -> dict:
@@ -220,6 +236,11 @@ def ef_figures_slice(config: dict) -> dict:
 def comparison_slice(runs: dict[str, dict]) -> dict[str, dict]:
     """Rule compare_runs: the settings of every run (from :func:`video_runs`) that the table shows."""
     return {name: {key: run[key] for key in RUN_SETTINGS} for name, run in runs.items()}
+
+
+def complexity_slice(config: dict) -> dict:
+    """Rule complexity_timing: the whole config["experiments"]["complexity"] section."""
+    return dict(config["experiments"]["complexity"])
 
 
 def predict_slice(config: dict, rule: str) -> dict:

@@ -17,6 +17,7 @@ from echobeat.analysis.dice import DICE_COLUMNS, dice_summary, per_video_dice
 from echobeat.atomic import write_csv
 from echobeat.compute import Compute, prepare_device
 from echobeat.data.normalisation import Normaliser
+from echobeat.data.subsets import training_rows
 from echobeat.datasets.frames import FrameBatches, TracedFramesDataset
 from echobeat.inference.overlays import model_masks, traced_videos, write_overlays
 from echobeat.inference.segmentation import frame_sizes, size_table
@@ -29,7 +30,7 @@ from echobeat.learn.training import (
 )
 from echobeat.models.segmentation import segmentation_model, set_bn_momentum
 from echobeat.models.weights import load_state, model_card
-from echobeat.stages._training import run_fingerprint, shuffle_seed, write_imported
+from echobeat.stages._training import record_provenance, run_fingerprint, shuffle_seed, write_imported
 from echobeat.stages.inputs import check_training_splits, read_normaliser, split_rows, stage_data
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
     return table, pd.read_csv(tracings, dtype={"FileName": str}), cache, normaliser
 
 
-def _loader(dataset, compute: Compute, **kwargs) -> DataLoader:
+def data_loader(dataset, compute: Compute, **kwargs) -> DataLoader:
     return DataLoader(
         dataset,
         num_workers=compute.loader_workers,
@@ -61,7 +62,9 @@ def _card(settings: dict, normaliser: Normaliser) -> dict:
 def train(settings: dict, manifest: str, tracings: str, index: str, normalisation: str, out_dir: str, threads: int = 1):
     """Train the segmentation model; write best.pt and log.csv into ``out_dir`` (resuming if it can)."""
     compute = prepare_device(settings["device"], threads, settings["precision"], compile=settings["compile"])
-    return fit(*training_run(settings, manifest, tracings, index, normalisation, out_dir, compute))
+    history = fit(*training_run(settings, manifest, tracings, index, normalisation, out_dir, compute))
+    record_provenance(out_dir, "train_segmentation", settings, compute.device)
+    return history
 
 
 def training_run(
@@ -69,7 +72,7 @@ def training_run(
 ) -> tuple[SegmentationTask, TrainingRun]:
     """Everything the training needs, ready for ``fit`` (bench/ times its steps)."""
     table, traces, cache, normaliser = _inputs(manifest, tracings, index, normalisation)
-    train_rows, val_rows = split_rows(table, "TRAIN"), split_rows(table, "VAL")
+    train_rows, val_rows = training_rows(split_rows(table, "TRAIN"), settings), split_rows(table, "VAL")
     train_set = TracedFramesDataset(cache, train_rows, traces, normaliser)
     val_set = TracedFramesDataset(cache, val_rows, traces, normaliser)
     batch = settings["batch_size"]
@@ -84,9 +87,9 @@ def training_run(
     scheduler = make_scheduler(optimiser, settings)
     shuffle = torch.Generator()
     loaders = {
-        "train": _loader(train_set, compute, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
+        "train": data_loader(train_set, compute, batch_size=batch, shuffle=True, drop_last=True, generator=shuffle),
         # Validation in the larger batches of inference: no gradients to keep.
-        "val": _loader(val_set, compute, batch_size=_traced_batch(settings), shuffle=False),
+        "val": data_loader(val_set, compute, batch_size=traced_batch(settings), shuffle=False),
     }
     run = TrainingRun(
         model=model,
@@ -103,7 +106,7 @@ def training_run(
     return SegmentationTask(), run
 
 
-def _traced_batch(settings: dict) -> int:
+def traced_batch(settings: dict) -> int:
     """Videos per inference batch of traced frames: ``inference_batch_size`` counts frames, two per video."""
     return max(1, settings["inference_batch_size"] // 2)
 
@@ -134,7 +137,7 @@ def evaluate(
         subset = split_rows(table, split)
         dataset = TracedFramesDataset(cache, subset, traces, normaliser)
         cache.check_all(subset["FileName"], compute.threads)
-        counts = traced_frame_counts(model, _loader(dataset, compute, batch_size=_traced_batch(settings)), compute)
+        counts = traced_frame_counts(model, data_loader(dataset, compute, batch_size=traced_batch(settings)), compute)
         if len(counts):
             summary += dice_summary(counts, split, settings["bootstrap_samples"], settings["seed"])
         per_video[split] = per_video_dice(subset["FileName"].tolist(), counts)

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from echobeat.compute import Compute, pick_device, prepare_device
+from echobeat.data.subsets import training_rows
 from echobeat.datasets.clips import ClipDataset, EpochBatches, prebatched
 from echobeat.inference import video as ef_inference
 from echobeat.learn.distributed import (
@@ -38,7 +39,7 @@ from echobeat.learn.video_task import VideoTask
 from echobeat.logs import log_file
 from echobeat.models.video import ECHONET_BIAS, video_model
 from echobeat.models.weights import load_state, model_card
-from echobeat.stages._training import run_fingerprint, shuffle_seed, write_imported
+from echobeat.stages._training import record_provenance, run_fingerprint, shuffle_seed, write_imported
 from echobeat.stages.inputs import check_training_splits, read_normaliser, split_rows, stage_data
 
 # The module torchrun starts in each process of a distributed run.
@@ -80,7 +81,9 @@ def train(
             log.warning("%d GPUs asked for, %d CUDA device(s) usable: training in one process", processes, visible)
             processes = 1
     if processes == 1:
-        return train_process(settings, manifest, index, normalisation, out_dir, threads)
+        history = train_process(settings, manifest, index, normalisation, out_dir, threads)
+        record_provenance(out_dir, "train_video", settings, pick_device(settings["device"]))
+        return history
     spec = {
         "settings": settings,
         "manifest": manifest,
@@ -94,6 +97,7 @@ def train(
     log.info("training in %d processes (%s)", processes, backend)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     launch(WORKER_MODULE, processes, spec, Path(out_dir))
+    record_provenance(out_dir, "train_video", settings, pick_device(settings["device"]), processes)
     return pd.read_csv(Path(out_dir) / "log.csv")
 
 
@@ -119,7 +123,7 @@ def training_run(
     world, me = world_size(), rank()
     device = compute.device
     table, cache, normaliser = stage_data(manifest, index, normalisation)
-    train_table, val_table = split_rows(table, "TRAIN"), split_rows(table, "VAL")
+    train_table, val_table = training_rows(split_rows(table, "TRAIN"), settings), split_rows(table, "VAL")
     batch = settings["batch_size"]
     check_training_splits(len(train_table), len(val_table), batch, "the run's batch_size")
     length, period, seed = settings["frames"], settings["period"], settings["seed"]

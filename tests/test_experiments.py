@@ -1,0 +1,300 @@
+"""The experiment grids (sweep, training size, seeds): their rules by hand, their tables, and a tiny grid end to end."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, TINY_CONFIG, copy_run, run_snakemake, tiny_workflow_config, write_config
+
+from echobeat import config_schema
+from echobeat.analysis.experiments import evaluation_results, learning_curve, seed_summary, training_results
+from echobeat.data.subsets import SubsetError, nested_subset, training_rows
+from echobeat.stages import rule_settings
+from echobeat.stages.experiment_grids import (
+    ExperimentError,
+    experiment_grids,
+    family_slice,
+    original_batch_size,
+    original_epochs,
+)
+
+
+def merged(base: dict, layer: dict) -> dict:
+    """``layer`` over ``base``, section by section, as Snakemake layers config files."""
+    out = copy.deepcopy(base)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+DEFAULTS = config_schema.defaults(config_schema.load_schema())
+REAL_CONFIG = merged(DEFAULTS, yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+
+
+def grids_of(config: dict, train_videos: int | None = 7465):
+    return experiment_grids(config, rule_settings.video_runs(config), train_videos)
+
+
+# --- the original's rules, at its own grid points (docs/echonet.md §10) ---
+
+
+@pytest.mark.parametrize(
+    ("frames", "batch"),
+    # min(256 // frames, 16): 256 // 96 = 2, 256 // 64 = 4, 256 // 32 = 8, then capped at 16;
+    # the period panel's 10-frame clip (period 6): 256 // 10 = 25 -> 16 = min(4 * 6, 16).
+    [(96, 2), (64, 4), (32, 8), (16, 16), (10, 16), (8, 16), (4, 16), (1, 16)],
+)
+def test_the_batch_rule_at_the_original_grid_points(frames, batch):
+    assert original_batch_size(frames, 256, 16) == batch
+
+
+@pytest.mark.parametrize(
+    ("videos", "epochs"),
+    # min(50 * (8192 // n), 200): 8192 // 2048 = 4 -> 200; 8192 // 4096 = 2 -> 100; 8192 // 7460 = 1 -> 50.
+    [(16, 200), (256, 200), (2048, 200), (4096, 100), (7460, 50)],
+)
+def test_the_epoch_rule_at_the_original_grid_points(videos, epochs):
+    assert original_epochs(videos, {"videos": 8192, "epochs": 50, "max": 200}) == epochs
+
+
+def test_the_real_grids_are_the_papers_76_ef_and_10_segmentation_runs():
+    grids = grids_of(REAL_CONFIG)
+    # Sweep: 3 models x 2 weights x (7 lengths + 4 periods) = 66; training size: 10 sizes.
+    assert len(grids.points["sweep"]) == 66 and len(grids.points["training_size"]) == 10
+    assert len(grids.video_runs) == 76
+    assert len(grids.segmentation_runs) == 10
+    # None twice: every point has its own run.
+    assert len({p.video_run for family in ("sweep", "training_size") for p in grids.points[family]}) == 76
+    clips = {(r["frames"], r["period"]): r["batch_size"] for r in grids.video_runs.values() if r["epochs"] == 45}
+    assert clips == {
+        (96, 1): 2, (64, 1): 4, (32, 1): 8, (16, 1): 16, (8, 1): 16, (4, 1): 16, (1, 1): 16,
+        (32, 2): 8, (16, 4): 16, (10, 6): 16, (8, 8): 16,
+    }  # fmt: skip
+    # The sweep's 32x2 point trains at batch 8: not the headline run (batch 20), so a run of its own.
+    headline = rule_settings.video_runs(REAL_CONFIG)["r2plus1d_18_32_2_pretrained"]
+    assert headline not in grids.video_runs.values()
+    sizes = [p.labels["train_videos"] for p in grids.points["training_size"]]
+    assert sizes == [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 7460]
+    segmentation = [grids.segmentation_runs[p.segmentation_run] for p in grids.points["training_size"]]
+    # The smallest subset trains at batch 16 (the original's 20 would leave no batch and divide by zero).
+    assert [s["batch_size"] for s in segmentation] == [16] + [20] * 9
+    assert [s["epochs"] for s in segmentation] == [200] * 8 + [100, 50]
+    # One grid point's EF and segmentation runs draw the same subset.
+    for point in grids.points["training_size"]:
+        ef, seg = grids.video_runs[point.video_run], grids.segmentation_runs[point.segmentation_run]
+        assert (ef["train_videos"], ef["subset_seed"]) == (seg["train_videos"], seg["subset_seed"])
+
+
+def test_a_point_equal_to_a_configured_run_is_that_run():
+    config = copy.deepcopy(REAL_CONFIG)
+    # The headline at the sweep's batch rule: the sweep's 32x2 R(2+1)D pretrained point is now it.
+    config["video"]["runs"]["r2plus1d_18_32_2_pretrained"] = {"batch_size": 8}
+    grids = grids_of(config)
+    assert len(grids.video_runs) == 75
+    names = {p.video_run for p in grids.points["sweep"] if p.labels["frames"] == 32 and p.labels["period"] == 2}
+    assert "r2plus1d_18_32_2_pretrained" in names
+
+
+def test_replicate_seeds_reuse_the_configured_run_for_its_own_seed():
+    config = merged(REAL_CONFIG, {"experiments": {"seeds": {"seeds": [0, 1, 2]}}})
+    grids = grids_of(config)
+    seeds = grids.points["seeds"]
+    ef = [p for p in seeds if p.video_run]
+    assert [(p.labels["run"], p.seed) for p in ef] == [
+        (run, seed) for seed in (0, 1, 2) for run in ("r2plus1d_18_32_2_pretrained", "r3d_18_32_2_pretrained")
+    ]
+    assert [p.video_run for p in ef[:2]] == ["r2plus1d_18_32_2_pretrained", "r3d_18_32_2_pretrained"]
+    assert all(grids.video_runs[p.video_run]["seed"] == p.seed for p in ef[2:])
+    # The segmentation run too: seed 0 is the configured one, seeds 1 and 2 are new.
+    segmentation = [p.segmentation_run for p in seeds if p.segmentation_run]
+    assert segmentation[0] == REAL_CONFIG["segmentation"]["name"] and len(set(segmentation)) == 3
+
+
+def test_editing_one_family_leaves_the_others_unchanged():
+    before = grids_of(REAL_CONFIG)
+    edited = merged(REAL_CONFIG, {"experiments": {"sweep": {"frames": [16, 8]}}})
+    after = grids_of(edited)
+    runs = {**rule_settings.video_runs(REAL_CONFIG), **before.video_runs}
+    runs_after = {**rule_settings.video_runs(edited), **after.video_runs}
+    for family in ("training_size", "seeds"):
+        assert family_slice(edited, after, runs_after, family) == family_slice(REAL_CONFIG, before, runs, family)
+    assert family_slice(edited, after, runs_after, "sweep") != family_slice(REAL_CONFIG, before, runs, "sweep")
+    # Only runs are dropped (the lengths left out); nothing else is new or renamed.
+    assert set(after.video_runs) < set(before.video_runs)
+    assert len(before.video_runs) - len(after.video_runs) == 6 * 5
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ({"sweep": {"frames": [32, "all"]}}, "experiments.sweep.frames: 'all'"),
+        ({"training_size": {"sizes": [16, 8000]}}, "experiments.training_size.sizes: 8000 is more videos"),
+        ({"training_size": {"sizes": [4, 16]}}, "smaller than the batch of 8"),
+        ({"training_size": {"segmentation_batch_size": 32}}, "experiments.training_size.segmentation_batch_size"),
+        ({"seeds": {"seeds": [0, 0]}}, "experiments.seeds.seeds"),
+        ({"seeds": {"seeds": [0, 1], "runs": ["nope"]}}, "experiments.seeds.runs: nope"),
+        ({"sweep": {"span": 4, "periods": [8]}}, "experiments.sweep.periods: period 8"),
+    ],
+)
+def test_grids_the_workflow_cannot_run_are_refused_naming_the_key(layer, message):
+    with pytest.raises(ExperimentError, match=None) as refused:
+        grids_of(merged(REAL_CONFIG, {"experiments": layer}))
+    assert message in str(refused.value)
+
+
+# --- nested subsets ---
+
+
+def test_subsets_are_nested_and_keep_the_manifest_order():
+    train = pd.DataFrame({"FileName": [f"v{i:02d}" for i in range(40)], "EF": np.arange(40.0)})
+    subsets = {n: list(nested_subset(train, n, seed=0)["FileName"]) for n in (5, 10, 20, 40)}
+    for small, large in ((5, 10), (10, 20), (20, 40)):
+        assert set(subsets[small]) < set(subsets[large])
+    assert all(names == sorted(names) for names in subsets.values())
+    assert subsets[40] == list(train["FileName"])  # every TRAIN video: the full split itself
+    assert list(nested_subset(train, 10, seed=1)["FileName"]) != subsets[10]
+    # EF and segmentation read the same TRAIN rows through the same settings: the same videos.
+    settings = {"train_videos": 10, "subset_seed": 0}
+    assert list(training_rows(train, settings)["FileName"]) == subsets[10]
+    assert training_rows(train, {"seed": 3}) is train
+
+
+def test_a_subset_larger_than_train_names_the_key():
+    with pytest.raises(SubsetError, match="experiments.training_size.sizes: a subset of 41 videos"):
+        nested_subset(pd.DataFrame({"FileName": [str(i) for i in range(40)]}), 41, seed=0)
+
+
+# --- the tables ---
+
+
+def test_learning_curve_slope_of_a_made_up_power_law():
+    videos = np.array([16, 32, 64, 128, 256, 512] * 2)
+    # error = 20 * n^-0.5, one seed 2% above and one 2% below, so that the interval has a width.
+    error = 20 * videos**-0.5 * np.repeat([1.02, 0.98], 6)
+    fit = learning_curve(videos, error)
+    assert fit["slope"] == pytest.approx(-0.5, abs=0.01)
+    assert fit["slope_ci_low"] < -0.5 < fit["slope_ci_high"]
+    # Each doubling multiplies the error by 2^-0.5 = 0.7071: 29.3% less.
+    assert fit["change_per_doubling_percent"] == pytest.approx(-29.29, abs=0.5)
+    assert fit["intercept"] == pytest.approx(math.log2(20), abs=0.02)
+    assert fit["points"] == 12
+    assert math.isnan(learning_curve([16, 16], [1.0, 2.0])["slope"])  # one size: no curve
+
+
+def test_training_results_read_the_minimum_validation_loss():
+    log = pd.DataFrame(
+        {"epoch": [0, 0, 1, 1, 2, 2], "phase": ["train", "val"] * 3, "loss": [9.0, 5.0, 8.0, 3.5, 7.0, 4.0]}
+    )
+    assert training_results(log) == {"best_val_loss": 3.5, "best_epoch": 1, "epochs_trained": 3}
+
+
+def test_test_results_read_metrics_csv():
+    metrics = pd.DataFrame(
+        [
+            ("TEST", "all_clips", "MAE", 5.0, 4.0, 6.0, 20),
+            ("TEST", "all_clips", "RMSE", 6.0, 5.0, 7.0, 20),
+            ("TEST", "all_clips", "R2", 0.5, 0.4, 0.6, 20),
+            ("TEST", "beat_by_beat", "MAE", 4.5, 3.5, 5.5, 19),
+            ("VAL", "all_clips", "MAE", 9.0, 8.0, 10.0, 20),
+        ],
+        columns=["split", "method", "metric", "value", "ci_low", "ci_high", "videos"],
+    )
+    row = evaluation_results(metrics)
+    assert row["all_clips_MAE"] == 5.0 and (row["all_clips_MAE_ci_low"], row["all_clips_MAE_ci_high"]) == (4.0, 6.0)
+    assert row["beat_by_beat_MAE"] == 4.5 and math.isnan(row["beat_by_beat_RMSE"])
+    assert row["test_videos"] == 20
+
+
+def test_seed_summary_is_mean_and_sample_sd():
+    table = pd.DataFrame({"run": ["a", "a", "a", "b"], "seed": [0, 1, 2, 0], "all_clips_MAE": [4.0, 5.0, 6.0, 7.0]})
+    summary = seed_summary(table, ["run"]).set_index("run")
+    # mean 5, sample SD sqrt(((-1)^2 + 0 + 1^2) / 2) = 1; one seed: no SD.
+    assert summary.loc["a", "mean"] == 5.0 and summary.loc["a", "sd"] == pytest.approx(1.0)
+    assert summary.loc["b", "seeds"] == 1 and math.isnan(summary.loc["b", "sd"])
+
+
+# --- end to end: a tiny grid on the tiny workflow's finished run ---
+
+TINY_EXPERIMENTS = {
+    "sweep": {
+        "models": ["mc3_18"],
+        "weights": ["random"],
+        "frames": [4],
+        "periods": [8],  # at a span of 32: 4 frames at period 8, the configured run tiny_mc3 itself
+        "span": 32,
+        "frames_per_batch": 8,
+        "max_batch_size": 2,
+    },
+    "training_size": {
+        "sizes": [2, 3],  # of the tiny dataset's 3 TRAIN videos
+        "batch_size": 2,
+        "epoch_rule": {"videos": 3, "epochs": 1, "max": 1},
+        "video": {"model": "mc3_18"},
+    },
+    "seeds": {"seeds": [0, 1], "runs": ["tiny_mc3"], "segmentation": False},
+}
+
+
+def jobs_planned(stdout: str) -> dict[str, int]:
+    table = stdout.split("Job stats:")[1].split("total")[0]
+    return {line.split()[0]: int(line.split()[1]) for line in table.splitlines()[3:] if line.strip()}
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
+    workflow = copy_run(finished_run, tmp_path / "wf")
+    config = tiny_workflow_config(experiments=TINY_EXPERIMENTS)
+    write_config(workflow / TINY_CONFIG, config)
+    plan = run_snakemake(workflow, "experiments", "-n", "--configfile", TINY_CONFIG)
+    planned = jobs_planned(plan.stdout)
+    # Sweep 4x1 (4x8 is tiny_mc3, trained already), two subsets, seed 1 of tiny_mc3: four trainings.
+    assert planned["train_video"] == 4 and planned["train_segmentation"] == 2, planned
+    assert "results/video/tiny_mc3/best.pt" not in plan.stdout.split("rule train_video")[-1]
+    run_snakemake(workflow, "experiments", "--cores", "2", "--configfile", TINY_CONFIG)
+
+    sweep = pd.read_csv(workflow / "results/experiments/sweep/points.csv")
+    assert list(sweep["panel"]) == ["frames", "period"] and list(sweep["period"]) == [1, 8]
+    assert sweep.loc[1, "ef_run"] == "tiny_mc3"
+    for _, row in sweep.iterrows():
+        log = pd.read_csv(workflow / "results/video" / row["ef_run"] / "log.csv")
+        assert row["best_val_loss"] == log[log["phase"] == "val"]["loss"].min()
+        assert row["device"] == "cpu" and isinstance(row["device_name"], str) and row["torch"]
+
+    sizes = pd.read_csv(workflow / "results/experiments/training_size/points.csv")
+    assert list(sizes["train_videos"]) == [2, 3]
+    for _, row in sizes.iterrows():
+        metrics = pd.read_csv(workflow / "results/analysis" / row["ef_run"] / "metrics.csv")
+        mae = metrics.query("split == 'TEST' and method == 'all_clips' and metric == 'MAE'")["value"].item()
+        assert row["all_clips_MAE"] == pytest.approx(mae, rel=1e-12)
+        dice = pd.read_csv(workflow / "results/segmentation" / row["segmentation_run"] / "dice.csv")
+        assert row["dice"] == pytest.approx(dice.query("split == 'TEST' and which == 'overall'")["dice"].item())
+        log = (workflow / "logs/train_video" / f"{row['ef_run']}.log").read_text()
+        assert f"{row['train_videos']} TRAIN" in log
+    curve = pd.read_csv(workflow / "results/experiments/training_size/learning_curve.csv")
+    assert set(curve["quantity"]) == {"all_clips_MAE", "beat_by_beat_MAE", "1 - dice"}
+
+    seeds = pd.read_csv(workflow / "results/experiments/seeds/summary.csv")
+    mae = seeds[seeds["quantity"] == "all_clips_MAE"].iloc[0]
+    points = pd.read_csv(workflow / "results/experiments/seeds/points.csv")
+    assert mae["seeds"] == 2 and mae["mean"] == pytest.approx(points["all_clips_MAE"].mean())
+    assert mae["sd"] == pytest.approx(points["all_clips_MAE"].std(ddof=1))
+    for family in ("sweep", "training_size", "seeds"):
+        for kind in ("png", "pdf"):
+            assert (workflow / f"results/experiments/{family}/{family}.{kind}").stat().st_size > 1000
+
+    # Nothing left to do; an edit of the sweep plans the sweep's new run and table only.
+    assert "Nothing to be done" in run_snakemake(workflow, "experiments", "-n", "--configfile", TINY_CONFIG).stdout
+    edited = copy.deepcopy(config)
+    edited["experiments"]["sweep"]["frames"] = [4, 2]
+    write_config(workflow / TINY_CONFIG, edited)
+    planned = jobs_planned(run_snakemake(workflow, "experiments", "-n", "--configfile", TINY_CONFIG).stdout)
+    assert planned == {"train_video": 1, "experiment_sweep": 1, "experiments": 1}, planned

@@ -1,0 +1,19 @@
+"""Rule noise_segmentation: TEST Dice and size.csv of the segmentation model at one noise level."""
+
+from echobeat.atomic import write_csv
+from echobeat.logs import setup_logging
+from echobeat.stages.noise import segmentation_under_noise
+
+setup_logging(snakemake.log[0])
+dice, sizes = segmentation_under_noise(
+    snakemake.params.settings,
+    snakemake.params.noise,
+    snakemake.input.best,
+    snakemake.input.manifest,
+    snakemake.input.tracings,
+    snakemake.input.index,
+    snakemake.input.normalisation,
+    threads=snakemake.threads,
+)
+write_csv(snakemake.output.dice, dice)
+write_csv(snakemake.output.sizes, sizes)
