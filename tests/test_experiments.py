@@ -19,8 +19,10 @@ from echobeat.stages.experiment_grids import (
     ExperimentError,
     experiment_grids,
     family_slice,
+    noise_levels,
     original_batch_size,
     original_epochs,
+    selected_runs,
 )
 
 
@@ -150,6 +152,23 @@ def test_grids_the_workflow_cannot_run_are_refused_naming_the_key(layer, message
     assert message in str(refused.value)
 
 
+def test_noise_levels_are_labelled_and_checked():
+    config = merged(REAL_CONFIG, {"experiments": {"noise": {"levels": [0, 0.1, 0.5]}}})
+    assert noise_levels(config) == {"0": 0.0, "0.1": 0.1, "0.5": 0.5}
+    for bad in ([-0.1], [1.5], [0.1, 0.1]):
+        with pytest.raises(ExperimentError, match="experiments.noise.levels"):
+            noise_levels(merged(REAL_CONFIG, {"experiments": {"noise": {"levels": bad}}}))
+
+
+def test_the_evaluated_runs_are_checked_against_video_runs():
+    configured = rule_settings.video_runs(REAL_CONFIG)
+    assert selected_runs(REAL_CONFIG, "noise", configured, trained_only=False) == list(configured)
+    with pytest.raises(ExperimentError, match="experiments.loss_curves.runs: nope not in video.runs"):
+        selected_runs(
+            merged(REAL_CONFIG, {"experiments": {"loss_curves": {"runs": ["nope"]}}}), "loss_curves", configured, True
+        )
+
+
 # --- nested subsets ---
 
 
@@ -240,6 +259,8 @@ TINY_EXPERIMENTS = {
         "video": {"model": "mc3_18"},
     },
     "seeds": {"seeds": [0, 1], "runs": ["tiny_mc3"], "segmentation": False},
+    "noise": {"levels": [0, 0.5], "runs": ["tiny_mc3"]},
+    "complexity": {"models": ["mc3_18"], "frames": [2, 4], "batch_size": 2, "warmup": 0, "repeats": 1},
 }
 
 
@@ -258,6 +279,7 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
     planned = jobs_planned(plan.stdout)
     # Sweep 4x1 (4x8 is tiny_mc3, trained already), two subsets, seed 1 of tiny_mc3: four trainings.
     assert planned["train_video"] == 4 and planned["train_segmentation"] == 2, planned
+    assert planned["noise_ef"] == 2 and planned["noise_segmentation"] == 2 and planned["complexity_timing"] == 1
     assert "results/video/tiny_mc3/best.pt" not in plan.stdout.split("rule train_video")[-1]
     run_snakemake(workflow, "experiments", "--cores", "2", "--configfile", TINY_CONFIG)
 
@@ -290,6 +312,36 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
     for family in ("sweep", "training_size", "seeds"):
         for kind in ("png", "pdf"):
             assert (workflow / f"results/experiments/{family}/{family}.{kind}").stat().st_size > 1000
+
+    # Noise: level 0 is the plain evaluation, number for number; level 0.5 changes the predictions.
+    noise = pd.read_csv(workflow / "results/experiments/noise/points.csv").set_index("level")
+    metrics = pd.read_csv(workflow / "results/analysis/tiny_mc3/metrics.csv").query("split == 'TEST'")
+    for method in ("all_clips", "beat_by_beat"):
+        plain = metrics.query(f"method == '{method}' and metric == 'MAE'").iloc[0]
+        assert noise.loc[0.0, f"{method}_mae"] == plain["value"]
+        assert noise.loc[0.0, f"{method}_mae_ci_low"] == plain["ci_low"]
+    dice = pd.read_csv(workflow / "results/segmentation/tiny/dice.csv").query("split == 'TEST' and which == 'overall'")
+    assert noise.loc[0.0, "dice"] == dice["dice"].item()
+    plain = pd.read_csv(workflow / "results/video/tiny_mc3/test_predictions.csv")
+    level_0 = pd.read_csv(workflow / "results/experiments/noise/ef/tiny_mc3/level_0/test_predictions.csv")
+    pd.testing.assert_frame_equal(level_0, plain)
+    noisy = pd.read_csv(workflow / "results/experiments/noise/ef/tiny_mc3/level_0.5/test_predictions.csv")
+    assert not np.allclose(noisy["Prediction"], plain["Prediction"])
+    # Complexity: one row per model and clip length, with the device and units.
+    timing = pd.read_csv(workflow / "results/experiments/complexity/points.csv")
+    assert list(timing["frames"]) == [2, 4] and (timing["device"] == "cpu").all()
+    assert (timing["seconds_per_clip"] > 0).all() and (timing["gflops_per_clip"] > 0).all()
+    assert timing.loc[1, "gflops_per_clip"] > timing.loc[0, "gflops_per_clip"]
+    # Loss curves: every epoch of every run, as its log.csv has it.
+    curves = pd.read_csv(workflow / "results/experiments/loss_curves/points.csv")
+    log = pd.read_csv(workflow / "results/video/tiny_r3d/log.csv")
+    drawn = curves.query("run == 'tiny_r3d'")[["epoch", "phase", "loss"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(drawn, log[["epoch", "phase", "loss"]])
+    assert set(curves["task"]) == {"ef", "segmentation"}
+    for name in ("noise", "noise_examples", "complexity"):
+        assert (workflow / f"results/experiments/{name.split('_')[0]}/{name}.png").exists()
+    for name in ("ef_loss_curves", "segmentation_loss_curves"):
+        assert (workflow / f"results/experiments/loss_curves/{name}.pdf").exists()
 
     # Nothing left to do; an edit of the sweep plans the sweep's new run and table only.
     assert "Nothing to be done" in run_snakemake(workflow, "experiments", "-n", "--configfile", TINY_CONFIG).stdout

@@ -61,6 +61,9 @@ def test_real_config_without_the_dataset_says_where_to_get_it(workflow_dir):
         ({"synthetic": {"n_videos": "many"}}, "'many' is not of type 'integer'"),
         ({"data": {"on_error": "ignore"}}, "'ignore' is not one of ['stop', 'exclude']"),
         ({"datasett": "real"}, "'datasett' was unexpected"),
+        ({"experiments": {"sweep": {"frames": [0]}}}, "On instance['experiments']['sweep']['frames'][0]"),
+        ({"experiments": {"sweep": {"models": ["r4d"]}}}, "'r4d' is not one of ['r2plus1d_18', 'r3d_18', 'mc3_18']"),
+        ({"experiments": {"noise": {"levels": [0, 1.5]}}}, "experiments.noise.levels: 1.5 is not a fraction"),
     ],
 )
 def test_bad_config_fails_naming_the_key(workflow_dir, config, expected):
