@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -240,6 +241,38 @@ def test_seed_summary_is_mean_and_sample_sd():
     assert summary.loc["b", "seeds"] == 1 and math.isnan(summary.loc["b", "sd"])
 
 
+# --- the real grids planned on a FileList of the real size, before any video exists ---
+
+
+@pytest.mark.workflow
+def test_the_real_grids_plan_every_training_job_once(workflow_dir, tmp_path):
+    data = tmp_path / "EchoNet-Dynamic"
+    (data / "Videos").mkdir(parents=True)
+    splits = ["TRAIN"] * 7465 + ["VAL"] * 1288 + ["TEST"] * 1277
+    rows = [f"0X{i:016X},55.0,40.0,90.0,112,112,50,176,{split}" for i, split in enumerate(splits)]
+    header = "FileName,EF,ESV,EDV,FrameHeight,FrameWidth,FPS,NumberOfFrames,Split\n"
+    (data / "FileList.csv").write_text(header + "\n".join(rows) + "\n")
+    (data / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\n")
+    plan = run_snakemake(workflow_dir, "experiments", "-n", "--config", f"data_dir={data}")
+    planned = jobs_planned(plan.stdout)
+    # 66 sweep + 10 training size + the 2 configured runs that noise and the loss curves evaluate;
+    # 10 subsets + the configured segmentation run; 2 runs x 6 noise levels.
+    assert planned["train_video"] == 78 and planned["train_segmentation"] == 11, planned
+    assert planned["noise_ef"] == 12 and planned["noise_segmentation"] == 6 and planned["complexity_timing"] == 1
+    trained = re.findall(r"output: results/video/([^/]+)/best.pt", plan.stdout)
+    assert len(trained) == len(set(trained)) == 78
+    # A size above the TRAIN split is refused before any job, naming the key.
+    sizes = write_config(
+        tmp_path / "sizes.yaml", {"data_dir": str(data), "experiments": {"training_size": {"sizes": [16, 8000]}}}
+    )
+    refused = run_snakemake(workflow_dir, "training_size", "-n", "--configfile", str(sizes), check=False)
+    assert refused.returncode != 0
+    assert (
+        "experiments.training_size.sizes: 8000 is more videos than the TRAIN split has (7465"
+        in refused.stdout + refused.stderr
+    )
+
+
 # --- end to end: a tiny grid on the tiny workflow's finished run ---
 
 TINY_EXPERIMENTS = {
@@ -280,7 +313,8 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
     # Sweep 4x1 (4x8 is tiny_mc3, trained already), two subsets, seed 1 of tiny_mc3: four trainings.
     assert planned["train_video"] == 4 and planned["train_segmentation"] == 2, planned
     assert planned["noise_ef"] == 2 and planned["noise_segmentation"] == 2 and planned["complexity_timing"] == 1
-    assert "results/video/tiny_mc3/best.pt" not in plan.stdout.split("rule train_video")[-1]
+    trained = re.findall(r"output: results/video/([^/]+)/best.pt", plan.stdout)
+    assert len(trained) == 4 and "tiny_mc3" not in trained, trained
     run_snakemake(workflow, "experiments", "--cores", "2", "--configfile", TINY_CONFIG)
 
     sweep = pd.read_csv(workflow / "results/experiments/sweep/points.csv")

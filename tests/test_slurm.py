@@ -123,7 +123,7 @@ def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, fin
             partition = "gpu" if rule in GPU_RULES else "cpu"
             assert f" -p {partition} " in line, f"{rule}: {line}"
     # The GPU jobs were handed a GPU by SLURM (the job logs say which devices they saw).
-    for log in [workflow_dir / "logs/train_segmentation.log", *(workflow_dir / "logs/predict_clips").glob("*.log")]:
+    for log in [workflow_dir / "logs/train_segmentation/tiny.log", *(workflow_dir / "logs/predict_clips").glob("*.log")]:
         assert "CUDA_VISIBLE_DEVICES=0" in log.read_text(), log
     for log in (workflow_dir / "logs/verify_dataset.log", workflow_dir / "logs/normalisation.log"):
         assert "CUDA_VISIBLE_DEVICES=0" not in log.read_text()

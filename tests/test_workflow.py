@@ -283,7 +283,7 @@ def check_evaluate_only(workflow_dir, config):
     proc = run_snakemake(workflow_dir, target, "--cores", "1", "--configfile", str(path), check=False)
     assert proc.returncode != 0
     assert f"weights file {bad} is not a readable PyTorch checkpoint" in proc.stdout + proc.stderr
-    job_log = (workflow_dir / "logs/import_segmentation_weights.log").read_text()
+    job_log = (workflow_dir / "logs/import_segmentation_weights/tiny_bad.log").read_text()
     assert "is not a readable PyTorch checkpoint" in job_log and "Traceback" not in job_log
     assert not (workflow_dir / "results/segmentation/tiny_bad").exists() or not any(
         (workflow_dir / "results/segmentation/tiny_bad").iterdir()
