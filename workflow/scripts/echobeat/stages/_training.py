@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # made with other values resumes.
 NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
+# What every training job (and evaluate-only import) writes beside its best.pt.
+PROVENANCE = "provenance.json"
+
 
 def run_fingerprint(settings: dict, data_files: list[str]) -> str:
     """The fingerprint a checkpoint must carry to be resumed: the settings that shape the model,
@@ -38,9 +41,6 @@ def run_fingerprint(settings: dict, data_files: list[str]) -> str:
 def shuffle_seed(seed: int, epoch: int) -> int:
     """The seed of an epoch's shuffle: it depends on (seed, epoch) alone, so a resumed run repeats it."""
     return seed * 1_000_003 + epoch
-
-
-PROVENANCE = "provenance.json"
 
 
 def record_provenance(out_dir: str | Path, rule: str, settings: dict, device: torch.device, gpus: int = 1) -> None:

@@ -42,6 +42,7 @@ def _inputs(manifest: str, tracings: str, index: str, normalisation: str):
 
 
 def data_loader(dataset, compute: Compute, **kwargs) -> DataLoader:
+    """A DataLoader on the job's loader workers (kept alive across epochs) for ``dataset``."""
     return DataLoader(
         dataset,
         num_workers=compute.loader_workers,
