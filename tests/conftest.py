@@ -106,6 +106,8 @@ TINY_VIDEO = {
 # The GPU rules (echobeat.stages.rule_settings.GPU_RULES) that only the `predict` target (a user's
 # own videos) plans: a run of the default target plans every other one.
 PREDICT_GPU_RULES = frozenset({"predict_sizes", "predict_ef"})
+# ... and those that only the `experiments` target (noise, complexity) plans.
+EXPERIMENT_GPU_RULES = frozenset({"noise_segmentation", "noise_ef", "complexity_timing"})
 
 
 def tiny_workflow_config(**sections) -> dict:

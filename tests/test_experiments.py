@@ -143,7 +143,6 @@ def test_editing_one_family_leaves_the_others_unchanged():
         ({"training_size": {"sizes": [4, 16]}}, "smaller than the batch of 8"),
         ({"training_size": {"segmentation_batch_size": 32}}, "experiments.training_size.segmentation_batch_size"),
         ({"seeds": {"seeds": [0, 0]}}, "experiments.seeds.seeds"),
-        ({"seeds": {"seeds": [0, 1], "runs": ["nope"]}}, "experiments.seeds.runs: nope"),
         ({"sweep": {"span": 4, "periods": [8]}}, "experiments.sweep.periods: period 8"),
     ],
 )
@@ -161,13 +160,17 @@ def test_noise_levels_are_labelled_and_checked():
             noise_levels(merged(REAL_CONFIG, {"experiments": {"noise": {"levels": bad}}}))
 
 
-def test_the_evaluated_runs_are_checked_against_video_runs():
+def test_the_runs_a_family_names_are_checked_against_video_runs():
     configured = rule_settings.video_runs(REAL_CONFIG)
-    assert selected_runs(REAL_CONFIG, "noise", configured, trained_only=False) == list(configured)
-    with pytest.raises(ExperimentError, match="experiments.loss_curves.runs: nope not in video.runs"):
-        selected_runs(
-            merged(REAL_CONFIG, {"experiments": {"loss_curves": {"runs": ["nope"]}}}), "loss_curves", configured, True
-        )
+    assert selected_runs(REAL_CONFIG, "noise", configured, trained_only=False) == (list(configured), None)
+    config = merged(REAL_CONFIG, {"experiments": {"loss_curves": {"runs": ["nope", "r3d_18_32_2_pretrained"]}}})
+    runs, problem = selected_runs(config, "loss_curves", configured, True)
+    assert runs == ["r3d_18_32_2_pretrained"]
+    assert problem.startswith("experiments.loss_curves.runs: nope not in video.runs")
+    # The seeds family keeps its problem for when a target needs it: the other targets still plan.
+    grids = grids_of(merged(REAL_CONFIG, {"experiments": {"seeds": {"seeds": [0, 1], "runs": ["nope"]}}}))
+    assert grids.problems["seeds"].startswith("experiments.seeds.runs: nope not in video.runs")
+    assert all(p.segmentation_run for p in grids.points["seeds"])
 
 
 # --- nested subsets ---

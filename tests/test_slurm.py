@@ -16,13 +16,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PREDICT_GPU_RULES, REPO, TINY_CONFIG, TINY_VIDEO, tiny_workflow_config, write_config
+from conftest import (
+    EXPERIMENT_GPU_RULES,
+    PREDICT_GPU_RULES,
+    REPO,
+    TINY_CONFIG,
+    TINY_VIDEO,
+    tiny_workflow_config,
+    write_config,
+)
 
 from echobeat.stages.rule_settings import GPU_RULES as ALL_GPU_RULES
 
 CLUSTER = REPO / "tests/slurm/cluster.sh"
 # The rules a run of the default target sends through sbatch.
-GPU_RULES = ALL_GPU_RULES - PREDICT_GPU_RULES
+GPU_RULES = ALL_GPU_RULES - PREDICT_GPU_RULES - EXPERIMENT_GPU_RULES
 CPU_RULES = {"synthetic_dataset", "verify_dataset", "cache_videos"}
 LOCAL_RULES = {
     "normalisation",

@@ -534,13 +534,15 @@ def planned_resources(stdout: str) -> dict[str, set[str]]:
 def test_gpu_rules_ask_for_a_gpu(workflow_dir, tmp_path, profile):
     """Locally from the rules themselves; on SLURM with a GPU partition as well (the plugin turns
     gpu=1 into --gpus=1: tests/test_slurm.py sees it reach sbatch). The default target and the
-    predict target planned together: every GPU rule."""
+    predict and experiments targets planned together: every GPU rule."""
     videos = tmp_path / "videos"
     videos.mkdir()
     (videos / "a.avi").write_bytes(b"placeholder: a dry run reads nothing")
     args = ["--profile", "profiles/slurm"] if profile == "slurm" else []
     config = ["--configfile", "config/demo.yaml", "--config", f"predict_dir={videos}"]
-    plan = run_snakemake(workflow_dir, "-n", "all", "predict", *args, "--workflow-profile", "none", *config)
+    plan = run_snakemake(
+        workflow_dir, "-n", "all", "predict", "experiments", *args, "--workflow-profile", "none", *config
+    )
     planned = planned_resources(plan.stdout)
     assert set(planned) >= GPU_RULES, set(planned)
     for rule, resources in planned.items():

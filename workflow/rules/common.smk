@@ -202,9 +202,12 @@ try:
     GRIDS = experiment_grids(config, VIDEO_RUNS)
     # The families that evaluate configured runs anew (no training).
     NOISE_LEVELS = noise_levels(config)
-    NOISE_RUNS = selected_runs(config, "noise", VIDEO_RUNS, trained_only=False)
-    LOSS_CURVE_RUNS = selected_runs(
-        config, "loss_curves", VIDEO_RUNS, trained_only=True
+    # A family naming a run video.runs lacks is refused only when a target needs it.
+    NOISE_RUNS, GRIDS.problems["noise"] = selected_runs(
+        config, "noise", VIDEO_RUNS, False
+    )
+    LOSS_CURVE_RUNS, GRIDS.problems["loss_curves"] = selected_runs(
+        config, "loss_curves", VIDEO_RUNS, True
     )
 except UserError as error:
     raise WorkflowError(str(error)) from None

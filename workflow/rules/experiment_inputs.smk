@@ -36,9 +36,16 @@ def experiment_inputs(family):
                 check_sizes(config, filelist_train_videos())
             except UserError as error:
                 raise WorkflowError(str(error)) from None
+        check_family(family)
         return family_files(family)
 
     return inputs
+
+
+def check_family(family):
+    """Refuse a family whose config names runs that video.runs lacks (only when it is asked for)."""
+    if GRIDS.problems.get(family):
+        raise WorkflowError(GRIDS.problems[family])
 
 
 def family_files(family):
@@ -126,6 +133,7 @@ def noise_examples_settings():
 
 def noise_table_inputs(wildcards):
     """Every level's TEST tables: Dice and sizes of the segmentation model, clip predictions of each run."""
+    check_family("noise")
     inputs = {
         "manifest": data_result("manifest.csv"),
         "examples": experiment_result("noise/examples.npz"),
@@ -178,6 +186,7 @@ def noise_outputs():
 
 def loss_curve_inputs(wildcards):
     """log.csv of each EF run drawn and of the configured segmentation run."""
+    check_family("loss_curves")
     return {
         "ef_logs": expand(video_result("log.csv"), run=LOSS_CURVE_RUNS),
         "segmentation_log": segmentation_result("log.csv"),

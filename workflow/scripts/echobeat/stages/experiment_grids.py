@@ -16,12 +16,6 @@ from dataclasses import dataclass, field
 from echobeat.errors import UserError
 from echobeat.stages.rule_settings import analysis_metrics_slice, beat_by_beat_slice
 
-# The training families (grids of new runs) and the families that evaluate trained models anew.
-FAMILIES = ("sweep", "training_size", "seeds", "noise", "complexity", "loss_curves")
-
-# What an EF point of the sweep varies; the rest comes from video.defaults and the family's overrides.
-SWEEP_KEYS = ("model", "weights", "frames", "period", "batch_size", "seed")
-
 
 class ExperimentError(UserError):
     """An experiment grid the workflow cannot run (the message names the key)."""
@@ -45,6 +39,9 @@ class Grids:
     points: dict[str, list[Point]] = field(default_factory=dict)
     video_runs: dict[str, dict] = field(default_factory=dict)
     segmentation_runs: dict[str, dict] = field(default_factory=dict)
+    # A family that names runs video.runs lacks: its message, raised only when a target needs the
+    # family (a layered config that drops a run must not stop the workflow's other targets).
+    problems: dict[str, str] = field(default_factory=dict)
 
 
 def original_batch_size(frames: int, frames_per_batch: int, max_batch_size: int) -> int:
@@ -57,9 +54,10 @@ def original_batch_size(frames: int, frames_per_batch: int, max_batch_size: int)
 
 
 def original_epochs(videos: int, rule: dict) -> int:
-    """The original training-size runs' epochs: ``min(epochs * (videos_per_step // n), max)``
-    (200 up to 2,048 videos, then 100 and 50 with the original's 8192, 50 and 200)."""
-    return min(rule["epochs"] * (rule["videos"] // videos), rule["max"])
+    """The original training-size runs' epochs: ``min(epochs * (rule videos // n), max)`` (200 up
+    to 2,048 videos, then 100 and 50 with the original's 8192, 50 and 200); at least one (the
+    rule gives none above its ``videos``)."""
+    return max(1, min(rule["epochs"] * (rule["videos"] // videos), rule["max"]))
 
 
 def run_name(prefix: str, settings: dict) -> str:
@@ -216,16 +214,12 @@ def check_sizes(config: dict, train_videos: int | None) -> None:
         )
 
 
-def seed_points(config: dict, video: _Registry, segmentation: _Registry, configured: dict[str, dict]) -> list[Point]:
-    """The configured runs that train, and the segmentation run when it trains, once per seed."""
+def seed_points(
+    config: dict, video: _Registry, segmentation: _Registry, configured: dict[str, dict], chosen: list[str]
+) -> list[Point]:
+    """The configured runs ``chosen`` that train, and the segmentation run when it trains, once per seed."""
     family = config["experiments"]["seeds"]
     _check_seeds(family["seeds"], "experiments.seeds.seeds")
-    chosen = family["runs"] if family["runs"] is not None else list(configured)
-    unknown = [name for name in chosen if name not in configured]
-    if unknown:
-        raise ExperimentError(
-            f"experiments.seeds.runs: {', '.join(unknown)} not in video.runs ({', '.join(configured) or 'none'})"
-        )
     points = []
     for seed in family["seeds"]:
         for base in chosen:
@@ -249,12 +243,13 @@ def experiment_grids(config: dict, configured_video: dict[str, dict], train_vide
     """
     video = _Registry(configured_video)
     segmentation = _Registry({config["segmentation"]["name"]: config["segmentation"]})
+    chosen, problem = selected_runs(config, "seeds", configured_video, trained_only=False)
     points = {
         "sweep": sweep_points(config, video),
         "training_size": training_size_points(config, video, segmentation, train_videos),
-        "seeds": seed_points(config, video, segmentation, configured_video),
+        "seeds": seed_points(config, video, segmentation, configured_video, chosen),
     }
-    return Grids(points, video.generated, segmentation.generated)
+    return Grids(points, video.generated, segmentation.generated, {"seeds": problem} if problem else {})
 
 
 def active_families(config: dict) -> list[str]:
@@ -291,17 +286,21 @@ def noise_levels(config: dict) -> dict[str, float]:
     return labels
 
 
-def selected_runs(config: dict, family: str, configured: dict[str, dict], trained_only: bool) -> list[str]:
-    """The configured EF runs a family evaluates: its ``runs``, or every one (that trains)."""
+def selected_runs(
+    config: dict, family: str, configured: dict[str, dict], trained_only: bool
+) -> tuple[list[str], str | None]:
+    """The configured EF runs a family uses (its ``runs``, or every one, that trains), and the
+    message naming those of its ``runs`` that video.runs lacks (None when there is none)."""
     chosen = config["experiments"][family]["runs"]
     if chosen is None:
-        return [name for name, run in configured.items() if run["epochs"] > 0 or not trained_only]
+        return [name for name, run in configured.items() if run["epochs"] > 0 or not trained_only], None
     unknown = [name for name in chosen if name not in configured]
+    problem = None
     if unknown:
-        raise ExperimentError(
+        problem = (
             f"experiments.{family}.runs: {', '.join(unknown)} not in video.runs ({', '.join(configured) or 'none'})"
         )
-    return list(chosen)
+    return [name for name in chosen if name in configured], problem
 
 
 def noise_table_slice(config: dict, levels: dict[str, float], runs: dict[str, dict]) -> dict:
