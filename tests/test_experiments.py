@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 
@@ -13,7 +14,14 @@ import yaml
 from conftest import REPO, TINY_CONFIG, copy_run, run_snakemake, tiny_workflow_config, write_config
 
 from echobeat import config_schema
-from echobeat.analysis.experiments import evaluation_results, learning_curve, seed_summary, training_results
+from echobeat.analysis.experiments import (
+    beside_paper,
+    evaluation_results,
+    is_paper_ef_run,
+    learning_curve,
+    seed_summary,
+    training_results,
+)
 from echobeat.data.subsets import SubsetError, nested_subset, training_rows
 from echobeat.stages import rule_settings
 from echobeat.stages.experiment_grids import (
@@ -21,6 +29,7 @@ from echobeat.stages.experiment_grids import (
     experiment_grids,
     family_slice,
     noise_levels,
+    noise_table_slice,
     original_batch_size,
     original_epochs,
     selected_runs,
@@ -70,10 +79,14 @@ def test_the_epoch_rule_at_the_original_grid_points(videos, epochs):
 
 def test_the_real_grids_are_the_papers_76_ef_and_10_segmentation_runs():
     grids = grids_of(REAL_CONFIG)
+    assert grids.problems == {}
     # Sweep: 3 models x 2 weights x (7 lengths + 4 periods) = 66; training size: 10 sizes.
     assert len(grids.points["sweep"]) == 66 and len(grids.points["training_size"]) == 10
     assert len(grids.video_runs) == 76
-    assert len(grids.segmentation_runs) == 10
+    # Ten sizes; the largest, every usable TRAIN video at the configured run's batch, epochs and
+    # seed, is the configured segmentation run itself.
+    assert len(grids.segmentation_runs) == 9
+    assert grids.points["training_size"][-1].segmentation_run == REAL_CONFIG["segmentation"]["name"]
     # None twice: every point has its own run.
     assert len({p.video_run for family in ("sweep", "training_size") for p in grids.points[family]}) == 76
     clips = {(r["frames"], r["period"]): r["batch_size"] for r in grids.video_runs.values() if r["epochs"] == 45}
@@ -86,14 +99,17 @@ def test_the_real_grids_are_the_papers_76_ef_and_10_segmentation_runs():
     assert headline not in grids.video_runs.values()
     sizes = [p.labels["train_videos"] for p in grids.points["training_size"]]
     assert sizes == [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 7460]
-    segmentation = [grids.segmentation_runs[p.segmentation_run] for p in grids.points["training_size"]]
+    runs = {REAL_CONFIG["segmentation"]["name"]: REAL_CONFIG["segmentation"], **grids.segmentation_runs}
+    segmentation = [runs[p.segmentation_run] for p in grids.points["training_size"]]
     # The smallest subset trains at batch 16 (the original's 20 would leave no batch and divide by zero).
     assert [s["batch_size"] for s in segmentation] == [16] + [20] * 9
     assert [s["epochs"] for s in segmentation] == [200] * 8 + [100, 50]
     # One grid point's EF and segmentation runs draw the same subset.
     for point in grids.points["training_size"]:
-        ef, seg = grids.video_runs[point.video_run], grids.segmentation_runs[point.segmentation_run]
-        assert (ef["train_videos"], ef["subset_seed"]) == (seg["train_videos"], seg["subset_seed"])
+        ef, seg = grids.video_runs[point.video_run], runs[point.segmentation_run]
+        assert (ef.get("train_videos"), ef.get("subset_seed")) == (seg.get("train_videos"), seg.get("subset_seed"))
+        whole = point.labels["train_videos"] == 7460
+        assert (ef.get("train_videos") is None) == whole, "the whole TRAIN split carries no subset"
 
 
 def test_a_point_equal_to_a_configured_run_is_that_run():
@@ -136,20 +152,104 @@ def test_editing_one_family_leaves_the_others_unchanged():
 
 
 @pytest.mark.parametrize(
-    ("layer", "message"),
+    ("layer", "family", "message"),
     [
-        ({"sweep": {"frames": [32, "all"]}}, "experiments.sweep.frames: 'all'"),
-        ({"training_size": {"sizes": [16, 8000]}}, "experiments.training_size.sizes: 8000 is more videos"),
-        ({"training_size": {"sizes": [4, 16]}}, "smaller than the batch of 8"),
-        ({"training_size": {"segmentation_batch_size": 32}}, "experiments.training_size.segmentation_batch_size"),
-        ({"seeds": {"seeds": [0, 0]}}, "experiments.seeds.seeds"),
-        ({"sweep": {"span": 4, "periods": [8]}}, "experiments.sweep.periods: period 8"),
+        ({"experiments": {"sweep": {"frames": [32, "all"]}}}, "sweep", "experiments.sweep.frames: 'all'"),
+        (
+            {"experiments": {"training_size": {"sizes": [16, 8000]}}},
+            "training_size",
+            "experiments.training_size.sizes: 8000 is more videos",
+        ),
+        (
+            {"experiments": {"training_size": {"sizes": [4, 16]}}},
+            "training_size",
+            "experiments.training_size.sizes: a subset of 4 TRAIN videos is smaller than the batch of 8",
+        ),
+        (
+            {"experiments": {"training_size": {"segmentation_batch_size": 32}}},
+            "training_size",
+            "experiments.training_size.segmentation_batch_size",
+        ),
+        ({"experiments": {"seeds": {"seeds": [0, 0]}}}, "seeds", "experiments.seeds.seeds"),
+        ({"experiments": {"sweep": {"span": 4, "periods": [8]}}}, "sweep", "experiments.sweep.periods: period 8"),
+        # A grid's own keys cannot be overridden through its video settings (they would be lost).
+        ({"experiments": {"sweep": {"video": {"frames": 16}}}}, "sweep", "experiments.sweep.video: frames is set"),
+        (
+            {"experiments": {"training_size": {"video": {"epochs": 3}}}},
+            "training_size",
+            "experiments.training_size.video: epochs is set",
+        ),
+        # A change of video.defaults that the grids' runs cannot train with names the family's key.
+        ({"video": {"defaults": {"gpus": 3}}}, "sweep", "set experiments.sweep.video.gpus"),
+        ({"video": {"defaults": {"epochs": 0}}}, "sweep", "set experiments.sweep.video.epochs"),
+        (
+            {"segmentation": {"weights": "released/deeplabv3_resnet50_random.pt", "epochs": 0}},
+            "training_size",
+            "experiments.training_size.segmentation: the training-size segmentation runs train from",
+        ),
     ],
 )
-def test_grids_the_workflow_cannot_run_are_refused_naming_the_key(layer, message):
-    with pytest.raises(ExperimentError, match=None) as refused:
-        grids_of(merged(REAL_CONFIG, {"experiments": layer}))
-    assert message in str(refused.value)
+def test_grids_the_workflow_cannot_run_are_refused_naming_the_key(layer, family, message):
+    config = merged(REAL_CONFIG, layer)
+    for run in config["video"]["runs"].values():
+        run.setdefault("batch_size", 18)  # configured runs stay valid under gpus: 3
+    grids = grids_of(config)
+    # Refused when a target needs the family (experiment_inputs.smk raises the message); the
+    # other families, and every other target, still plan.
+    assert message in grids.problems[family], grids.problems
+    assert grids.points[family] == []
+    if "experiments" in layer:
+        assert any(grids.points[other] for other in ("sweep", "training_size") if other != family)
+
+
+def test_a_run_keeps_its_name_when_only_how_it_computes_changes():
+    before = grids_of(REAL_CONFIG)
+    edited = merged(
+        REAL_CONFIG,
+        {
+            "video": {"defaults": {"inference_batch_size": 3, "device": "cpu", "compile": "default"}},
+            "segmentation": {"overlays": 2, "inference_batch_size": 3, "bootstrap_samples": 7},
+        },
+    )
+    after = grids_of(edited)
+    assert set(after.video_runs) == set(before.video_runs)
+    assert set(after.segmentation_runs) == set(before.segmentation_runs)
+    # What it trains is in its name: another learning rate is another run.
+    other = grids_of(merged(REAL_CONFIG, {"video": {"defaults": {"lr": 1e-3}}}))
+    assert not set(other.video_runs) & set(before.video_runs)
+
+
+def test_two_families_asking_for_the_same_training_get_one_run():
+    # The headline at the sweep's batch, replicated over seeds in both the sweep and seeds families:
+    # the sweep's 32x2 seed-1 point and the seeds family's seed-1 replicate train the same model.
+    config = merged(
+        REAL_CONFIG,
+        {
+            "video": {"runs": {"r2plus1d_18_32_2_pretrained": {"batch_size": 8}}},
+            "experiments": {"sweep": {"seeds": [0, 1]}, "seeds": {"seeds": [0, 1]}},
+        },
+    )
+    grids = grids_of(config)
+    sweep = {
+        p.seed: p.video_run
+        for p in grids.points["sweep"]
+        if (p.labels["model"], p.labels["weights"], p.labels["frames"], p.labels["period"])
+        == ("r2plus1d_18", "pretrained", 32, 2)
+    }
+    seeds = {p.seed: p.video_run for p in grids.points["seeds"] if p.labels.get("run") == "r2plus1d_18_32_2_pretrained"}
+    assert sweep == seeds and sweep[0] == "r2plus1d_18_32_2_pretrained"
+    # Every generated run trains something no other run trains.
+    identities = [
+        json.dumps(rule_settings.training_identity(run, "video"), sort_keys=True)
+        for run in [*rule_settings.video_runs(config).values(), *grids.video_runs.values()]
+    ]
+    assert len(identities) == len(set(identities))
+
+
+def test_the_noise_table_bootstraps_dice_as_dice_csv_does():
+    config = merged(REAL_CONFIG, {"segmentation": {"bootstrap_samples": 123, "seed": 5}, "analysis": {"seed": 9}})
+    sliced = noise_table_slice(config, noise_levels(config), rule_settings.video_runs(config))
+    assert sliced["dice_bootstrap"] == [123, 5] and sliced["seed"] == 9
 
 
 def test_noise_levels_are_labelled_and_checked():
@@ -244,6 +344,21 @@ def test_seed_summary_is_mean_and_sample_sd():
     assert summary.loc["b", "seeds"] == 1 and math.isnan(summary.loc["b", "sd"])
 
 
+def test_the_papers_numbers_stand_beside_its_own_model_only():
+    summary = pd.DataFrame(
+        {
+            "run": ["r2", "r3d", "seg"],
+            "quantity": ["beat_by_beat_MAE", "beat_by_beat_MAE", "dice"],
+            "mean": [4.1, 4.5, 0.91],
+        }
+    )
+    paper = {"beat_by_beat_MAE": 4.05, "dice_overall": 0.92}
+    out = beside_paper(summary, paper, {"r2"}).set_index("run")["paper"]
+    assert out["r2"] == 4.05 and math.isnan(out["r3d"]) and out["seg"] == 0.92
+    assert is_paper_ef_run({"model": "r2plus1d_18", "frames": 32, "period": 2, "weights": "pretrained", "seed": 1})
+    assert not is_paper_ef_run({"model": "r3d_18", "frames": 32, "period": 2, "weights": "pretrained"})
+
+
 # --- the real grids planned on a FileList of the real size, before any video exists ---
 
 
@@ -259,8 +374,8 @@ def test_the_real_grids_plan_every_training_job_once(workflow_dir, tmp_path):
     plan = run_snakemake(workflow_dir, "experiments", "-n", "--config", f"data_dir={data}")
     planned = jobs_planned(plan.stdout)
     # 66 sweep + 10 training size + the 2 configured runs that noise and the loss curves evaluate;
-    # 10 subsets + the configured segmentation run; 2 runs x 6 noise levels.
-    assert planned["train_video"] == 78 and planned["train_segmentation"] == 11, planned
+    # 9 subsets + the configured segmentation run (the 7,460-video point); 2 runs x 6 noise levels.
+    assert planned["train_video"] == 78 and planned["train_segmentation"] == 10, planned
     assert planned["noise_ef"] == 12 and planned["noise_segmentation"] == 6 and planned["complexity_timing"] == 1
     trained = re.findall(r"output: results/video/([^/]+)/best.pt", plan.stdout)
     assert len(trained) == len(set(trained)) == 78
@@ -336,8 +451,9 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
         assert row["all_clips_MAE"] == pytest.approx(mae, rel=1e-12)
         dice = pd.read_csv(workflow / "results/segmentation" / row["segmentation_run"] / "dice.csv")
         assert row["dice"] == pytest.approx(dice.query("split == 'TEST' and which == 'overall'")["dice"].item())
-        log = (workflow / "logs/train_video" / f"{row['ef_run']}.log").read_text()
-        assert f"{row['train_videos']} TRAIN" in log
+        # Both runs of a size train on the subset.
+        for rule, run in (("train_video", row["ef_run"]), ("train_segmentation", row["segmentation_run"])):
+            assert f"{row['train_videos']} TRAIN / " in (workflow / "logs" / rule / f"{run}.log").read_text()
     curve = pd.read_csv(workflow / "results/experiments/training_size/learning_curve.csv")
     assert set(curve["quantity"]) == {"all_clips_MAE", "beat_by_beat_MAE", "1 - dice"}
 
@@ -359,6 +475,10 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
         assert noise.loc[0.0, f"{method}_mae_ci_low"] == plain["ci_low"]
     dice = pd.read_csv(workflow / "results/segmentation/tiny/dice.csv").query("split == 'TEST' and which == 'overall'")
     assert noise.loc[0.0, "dice"] == dice["dice"].item()
+    assert (noise.loc[0.0, "dice_ci_low"], noise.loc[0.0, "dice_ci_high"]) == (
+        dice["ci_low"].item(),
+        dice["ci_high"].item(),
+    )
     plain = pd.read_csv(workflow / "results/video/tiny_mc3/test_predictions.csv")
     level_0 = pd.read_csv(workflow / "results/experiments/noise/ef/tiny_mc3/level_0/test_predictions.csv")
     pd.testing.assert_frame_equal(level_0, plain)

@@ -221,14 +221,14 @@ def test_level_summary_by_hand():
     counts = pd.DataFrame(
         {"ED_inter": [10, 5], "ED_pred": [12, 5], "ED_true": [10, 10], "ES_inter": [0, 4], "ES_pred": [3, 4]}
     ).assign(ES_true=[2, 4])
-    row = level_summary(0.2, counts, predictions, sizes, LABELS, 0, 9, 200, 0)
+    row = level_summary(0.2, counts, predictions, sizes, LABELS, 0, 9, 200, 0, (200, 0))
     assert row["level"] == 0.2 and row["pixels_removed_percent"] == pytest.approx(20.0)
     assert row["dice"] == pytest.approx(2 * 19 / (24 + 26)), "pooled over all ED and ES frames"
     assert row["all_clips_mae"] == pytest.approx((5 + 0 + 5) / 3), "clip means 45, 50, 55"
     assert row["beat_by_beat_mae"] == pytest.approx(6.0) and row["beat_by_beat_videos"] == 1
     assert row["videos"] == 3
     assert row["all_clips_mae_ci_low"] <= row["all_clips_mae"] <= row["all_clips_mae_ci_high"]
-    missing = level_summary(0.0, None, predictions, None, LABELS, 0, 9, 200, 0)
+    missing = level_summary(0.0, None, predictions, None, LABELS, 0, 9, 200, 0, (200, 0))
     assert np.isnan(missing["dice"]) and np.isnan(missing["beat_by_beat_mae"])
     table = noise_summary([row, missing])
     assert table.columns.tolist() == NOISE_COLUMNS and table["level"].tolist() == [0.0, 0.2]
@@ -237,7 +237,9 @@ def test_level_summary_by_hand():
 def test_noise_and_loss_figures(tmp_path):
     summary = noise_summary(
         [
-            level_summary(p, None, clips({"A": [45], "B": [50], "C": [55 + 10 * p]}), None, LABELS, 0, 0, 50, 0)
+            level_summary(
+                p, None, clips({"A": [45], "B": [50], "C": [55 + 10 * p]}), None, LABELS, 0, 0, 50, 0, (50, 0)
+            )
             for p in (0, 0.5)
         ]
     )

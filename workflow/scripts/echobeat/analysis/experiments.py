@@ -178,10 +178,25 @@ def learning_curves(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def beside_paper(summary: pd.DataFrame, paper: dict) -> pd.DataFrame:
-    """The seeds summary with the paper's number of each quantity beside it (where the paper gives one)."""
-    names = {"all_clips_MAE": None, "beat_by_beat_MAE": "beat_by_beat_MAE", "beat_by_beat_RMSE": "beat_by_beat_RMSE"}
-    names |= {"dice": "dice_overall", "dice_ED": "dice_ED", "dice_ES": "dice_ES"}
+# The paper's model behind its EF numbers (EchoNet-Dynamic: R(2+1)D-18, 32 frames at period 2, pretrained).
+PAPER_EF_RUN = {"model": "r2plus1d_18", "frames": 32, "period": 2, "weights": "pretrained"}
+_PAPER_EF = {"beat_by_beat_MAE": "beat_by_beat_MAE", "beat_by_beat_RMSE": "beat_by_beat_RMSE"}
+_PAPER_DICE = {"dice": "dice_overall", "dice_ED": "dice_ED", "dice_ES": "dice_ES"}
+
+
+def is_paper_ef_run(settings: dict | None) -> bool:
+    """Whether an EF run's settings are the paper's model (so its numbers stand beside the paper's)."""
+    return settings is not None and all(settings.get(key) == value for key, value in PAPER_EF_RUN.items())
+
+
+def beside_paper(summary: pd.DataFrame, paper: dict, paper_ef_runs: set[str]) -> pd.DataFrame:
+    """The seeds summary with the paper's number of each quantity beside it: Dice for the
+    segmentation run, beat-by-beat MAE and RMSE for the runs of the paper's model
+    (``paper_ef_runs``); empty elsewhere (the paper gives no number for R3D-18 or MC3-18)."""
     out = summary.copy()
-    out["paper"] = [paper.get(names.get(q) or "", math.nan) for q in out["quantity"]]
+    values = []
+    for run, quantity in zip(out["run"], out["quantity"], strict=True):
+        name = _PAPER_DICE.get(quantity) or (_PAPER_EF.get(quantity) if run in paper_ef_runs else None)
+        values.append(paper.get(name, math.nan) if name else math.nan)
+    out["paper"] = values
     return out

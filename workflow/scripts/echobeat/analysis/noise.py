@@ -83,20 +83,23 @@ def level_summary(
     one_clip_seed: int,
     samples: int,
     seed: int,
+    dice_bootstrap: tuple[int, int],
 ) -> dict:
     """One row of the summary.
 
     ``dice_table``: the level's per-video Dice with counts (None without a segmentation model);
     ``predictions``: its TEST all-clip predictions; ``sizes``: a size.csv of the TEST videos
     (the plain one, or one under the same noise; None: no beat-by-beat); ``labels``: FileName and
-    EF; ``offset``: the beat-to-clip offset of the run's beat_by_beat rule.
+    EF; ``offset``: the beat-to-clip offset of the run's beat_by_beat rule; ``samples`` and
+    ``seed``: the EF numbers' bootstrap (metrics.csv's); ``dice_bootstrap``: Dice's (samples,
+    seed), dice.csv's.
     """
     beats = no_beats() if sizes is None else beat_predictions(predictions, sizes, offset)
     table = beat_by_beat_table(predictions, beats, labels)
     all_clips = method_values(table, "all_clips")
     by_beat = method_values(table, "beat_by_beat")
     values = {
-        "dice": pooled_dice(dice_table, samples, seed),
+        "dice": pooled_dice(dice_table, *dice_bootstrap),
         "one_clip_r2": one_clip_r2(predictions, labels, one_clip_seed, samples, seed),
         "all_clips_mae": _measured(all_clips, mae_statistic, samples, seed),
         "beat_by_beat_mae": _measured(by_beat, mae_statistic, samples, seed),

@@ -19,12 +19,10 @@ from echobeat.compute import describe_device
 from echobeat.learn.training import Task, file_digest, fingerprint, log_columns
 from echobeat.models.weights import save_model
 from echobeat.provenance import provenance, write_provenance
+from echobeat.stages.rule_settings import NOT_IDENTITY
 
 log = logging.getLogger(__name__)
 
-# Settings that change where and how fast a run computes, not the model it trains: a checkpoint
-# made with other values resumes.
-NOT_IDENTITY = ("device", "inference_batch_size", "compile")
 
 # What every training job (and evaluate-only import) writes beside its best.pt.
 PROVENANCE = "provenance.json"

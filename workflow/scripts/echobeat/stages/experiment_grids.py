@@ -13,8 +13,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from echobeat.data.echonet import USABLE_VIDEOS
 from echobeat.errors import UserError
-from echobeat.stages.rule_settings import analysis_metrics_slice, beat_by_beat_slice
+from echobeat.stages.rule_settings import (
+    NAMED_WEIGHTS,
+    analysis_metrics_slice,
+    beat_by_beat_slice,
+    training_identity,
+)
 
 
 class ExperimentError(UserError):
@@ -39,8 +45,9 @@ class Grids:
     points: dict[str, list[Point]] = field(default_factory=dict)
     video_runs: dict[str, dict] = field(default_factory=dict)
     segmentation_runs: dict[str, dict] = field(default_factory=dict)
-    # A family that names runs video.runs lacks: its message, raised only when a target needs the
-    # family (a layered config that drops a run must not stop the workflow's other targets).
+    # A family the workflow cannot run (it names runs video.runs lacks, or its runs cannot train):
+    # its message, raised only when a target needs the family (a layered config, or a default grid
+    # that a change of video.defaults upsets, must not stop the workflow's other targets).
     problems: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,9 +67,11 @@ def original_epochs(videos: int, rule: dict) -> int:
     return max(1, min(rule["epochs"] * (rule["videos"] // videos), rule["max"]))
 
 
-def run_name(prefix: str, settings: dict) -> str:
-    """A readable, unique name for generated settings: what the point varies, then a digest of all of them."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:6]
+def run_name(prefix: str, identity: dict) -> str:
+    """A readable, unique name for generated settings: what the point varies, then a digest of
+    what it trains (its :func:`~echobeat.stages.rule_settings.training_identity`), so that an
+    edit of how a run computes (device, inference batch, ...) keeps its name and its checkpoint."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
     return f"{prefix}_{digest}"
 
 
@@ -72,24 +81,39 @@ def _ef_prefix(run: dict) -> str:
 
 
 class _Registry:
-    """Generated runs, deduplicated by their settings (a configured run keeps its own name)."""
+    """The runs of one stage (``video`` or ``segmentation``), one per model trained: a point that
+    trains what a configured run (or an earlier point, of any family) trains is that run."""
 
-    def __init__(self, configured: dict[str, dict]):
+    def __init__(self, configured: dict[str, dict], stage: str):
+        self.stage = stage
         self.configured = configured
         self.generated: dict[str, dict] = {}
+        self._by_identity: dict[str, str] = {}
+        for name, run in configured.items():
+            self._by_identity.setdefault(self._key(run), name)
+
+    def _key(self, run: dict) -> str:
+        return json.dumps(training_identity(run, self.stage), sort_keys=True, default=str)
 
     def add(self, settings: dict, prefix: str) -> str:
-        for name, run in self.configured.items():
-            if run == settings:
-                return name
-        name = run_name(prefix, settings)
+        key = self._key(settings)
+        if key in self._by_identity:
+            return self._by_identity[key]
+        name = run_name(prefix, training_identity(settings, self.stage))
         if name in self.configured:
             raise ExperimentError(
                 f"experiments: the generated run name {name} is also a configured run with other "
                 "settings; rename that run"
             )
         self.generated[name] = settings
+        self._by_identity[key] = name
         return name
+
+    def snapshot(self) -> tuple[dict, dict]:
+        return dict(self.generated), dict(self._by_identity)
+
+    def restore(self, snapshot: tuple[dict, dict]) -> None:
+        self.generated, self._by_identity = dict(snapshot[0]), dict(snapshot[1])
 
 
 def _check_seeds(seeds: list, key: str) -> None:
@@ -99,17 +123,41 @@ def _check_seeds(seeds: list, key: str) -> None:
         raise ExperimentError(f"{key}: the seed list {seeds} repeats a seed")
 
 
-def _check_video_run(run: dict, key: str, train_videos: int | None = None) -> None:
+def _check_overrides(family: dict, key: str, grid_keys: tuple[str, ...]) -> None:
+    """Refuse a family's ``video`` setting that its grid sets itself (it would be silently lost)."""
+    lost = [name for name in grid_keys if name in family["video"]]
+    if lost:
+        raise ExperimentError(
+            f"{key}.video: {', '.join(lost)} is set by the grid itself, not by {key}.video; "
+            f"remove it there (the grid's own keys of {key} say what each point trains)"
+        )
+
+
+def _check_video_run(run: dict, key: str, point: str, train_videos: int | None = None) -> None:
+    """Refuse a point's EF run that cannot train; ``key`` is the family's config key, ``point`` the point."""
+    where = f"{key} ({point})"
     if run["frames"] < 1 or run["period"] < 1:
-        raise ExperimentError(f"{key}: frames and period must be at least 1 (got {run['frames']}x{run['period']})")
+        raise ExperimentError(f"{where}: frames and period must be at least 1 (got {run['frames']}x{run['period']})")
     if run["epochs"] < 1:
-        raise ExperimentError(f"{key}: an experiment point trains; epochs must be at least 1")
+        raise ExperimentError(
+            f"{where}: an experiment point trains, and its epochs are {run['epochs']} (from "
+            f"video.defaults); set {key}.video.epochs"
+        )
+    if run["weights"] not in NAMED_WEIGHTS["video"]:
+        raise ExperimentError(
+            f"{where}: an experiment point trains from random or pretrained weights, and video.defaults "
+            f"gives the weights file {run['weights']}; set {key}.video.weights"
+        )
     if run["batch_size"] % run["gpus"]:
-        raise ExperimentError(f"{key}: batch_size {run['batch_size']} does not split evenly across gpus: {run['gpus']}")
+        raise ExperimentError(
+            f"{where}: batch_size {run['batch_size']} does not split evenly across gpus: {run['gpus']}; "
+            f"set {key}.video.gpus (or the family's batch size)"
+        )
     if train_videos is not None and train_videos < run["batch_size"]:
         raise ExperimentError(
-            f"{key}: a subset of {train_videos} TRAIN videos is smaller than the batch of "
-            f"{run['batch_size']} (the last incomplete batch is dropped, so no step would train)"
+            f"{key}.sizes: a subset of {train_videos} TRAIN videos is smaller than the batch of "
+            f"{run['batch_size']} (the last incomplete batch is dropped, so no step would train); "
+            f"raise the size or lower {key}.batch_size"
         )
 
 
@@ -126,6 +174,7 @@ def sweep_points(config: dict, registry: _Registry) -> list[Point]:
             "lengths in frames (docs/experiments.md)."
         )
     _check_seeds(family["seeds"], f"{key}.seeds")
+    _check_overrides(family, key, ("model", "weights", "frames", "period", "batch_size", "seed"))
     clips = [("frames", frames, 1) for frames in family["frames"]]
     for period in family["periods"]:
         if family["span"] // period < 1:
@@ -149,7 +198,7 @@ def sweep_points(config: dict, registry: _Registry) -> list[Point]:
                         "batch_size": batch,
                         "seed": seed,
                     }
-                    _check_video_run(run, f"{key} ({model} {frames}x{period})")
+                    _check_video_run(run, key, f"{model} {frames}x{period}")
                     name = registry.add(run, _ef_prefix(run))
                     labels = {"panel": panel, "model": model, "weights": weights, "frames": frames, "period": period}
                     points.append(Point("sweep", labels, video_run=name, seed=seed))
@@ -164,18 +213,29 @@ def training_size_points(
 
     ``train_videos`` is the TRAIN split's size when it is known (a size above it is refused), else
     None: the workflow checks it only when a target needs the family (:func:`check_sizes`), and
-    the stage refuses a subset larger than the usable TRAIN videos.
+    the stage refuses a subset larger than the usable TRAIN videos. On the real dataset a size of
+    every usable TRAIN video (7,460) is the TRAIN split itself: its runs carry no subset, so the
+    point is the configured run wherever their settings agree.
     """
     family = config["experiments"]["training_size"]
     key = "experiments.training_size"
     _check_seeds(family["seeds"], f"{key}.seeds")
+    _check_overrides(family, key, ("batch_size", "epochs", "seed"))
+    segmentation_weights = config["segmentation"]["weights"]
+    if family["segmentation"] and segmentation_weights not in NAMED_WEIGHTS["segmentation"]:
+        raise ExperimentError(
+            f"{key}.segmentation: the training-size segmentation runs train from segmentation.weights, "
+            f"and it is the weights file {segmentation_weights}; set segmentation.weights to random, "
+            f"imagenet_backbone or pretrained, or {key}.segmentation to false"
+        )
+    whole_train = USABLE_VIDEOS["TRAIN"] if config["dataset"] == "real" else None
     if len(set(family["sizes"])) != len(family["sizes"]):
         raise ExperimentError(f"{key}.sizes: {family['sizes']} repeats a size")
     check_sizes(config, train_videos)
     points = []
     for size in sorted(family["sizes"]):
         epochs = family["epochs"] or original_epochs(size, family["epoch_rule"])
-        subset = {"train_videos": size, "subset_seed": family["subset_seed"]}
+        subset = {} if size == whole_train else {"train_videos": size, "subset_seed": family["subset_seed"]}
         for seed in family["seeds"]:
             run = {
                 **config["video"]["defaults"],
@@ -185,13 +245,13 @@ def training_size_points(
                 "seed": seed,
                 **subset,
             }
-            _check_video_run(run, f"{key}.sizes ({size})", size)
+            _check_video_run(run, key, f"{size} videos", size)
             name = video.add(run, _ef_prefix(run))
             segmentation_name = None
             if family["segmentation"]:
                 batch = family["segmentation_batch_size"]
                 if batch is not None and size < batch:
-                    raise ExperimentError(
+                    raise ExperimentError(  # the stage would name segmentation.batch_size
                         f"{key}.segmentation_batch_size: {batch} is more than the subset of {size} "
                         "TRAIN videos (the last incomplete batch is dropped, so no step would train)"
                     )
@@ -241,15 +301,27 @@ def experiment_grids(config: dict, configured_video: dict[str, dict], train_vide
     ``configured_video`` is :func:`echobeat.stages.rule_settings.video_runs`; the configured
     segmentation run is ``config["segmentation"]`` under its name.
     """
-    video = _Registry(configured_video)
-    segmentation = _Registry({config["segmentation"]["name"]: config["segmentation"]})
+    video = _Registry(configured_video, "video")
+    segmentation = _Registry({config["segmentation"]["name"]: config["segmentation"]}, "segmentation")
     chosen, problem = selected_runs(config, "seeds", configured_video, trained_only=False)
-    points = {
-        "sweep": sweep_points(config, video),
-        "training_size": training_size_points(config, video, segmentation, train_videos),
-        "seeds": seed_points(config, video, segmentation, configured_video, chosen),
+    families = {
+        "sweep": lambda: sweep_points(config, video),
+        "training_size": lambda: training_size_points(config, video, segmentation, train_videos),
+        "seeds": lambda: seed_points(config, video, segmentation, configured_video, chosen),
     }
-    return Grids(points, video.generated, segmentation.generated, {"seeds": problem} if problem else {})
+    grids = Grids(problems={"seeds": problem} if problem else {})
+    for family, points in families.items():
+        before = video.snapshot(), segmentation.snapshot()
+        try:
+            grids.points[family] = points()
+        except ExperimentError as error:
+            # Refused only when a target needs the family; its half-built runs are dropped.
+            grids.points[family] = []
+            grids.problems[family] = str(error)
+            video.restore(before[0])
+            segmentation.restore(before[1])
+    grids.video_runs, grids.segmentation_runs = video.generated, segmentation.generated
+    return grids
 
 
 def active_families(config: dict) -> list[str]:
@@ -305,7 +377,8 @@ def selected_runs(
 
 def noise_table_slice(config: dict, levels: dict[str, float], runs: dict[str, dict]) -> dict:
     """What rule experiment_noise receives: the levels, each run's beat offset and one-clip seed
-    (as its analysis rules get them), the bootstrap, whether Dice is measured, and the figure."""
+    (as its analysis rules get them), the bootstraps (Dice's as dice.csv's, the EF numbers' as
+    metrics.csv's, so that level 0 gives their intervals), whether Dice is measured, and the figure."""
     return {
         "levels": levels,
         "runs": {
@@ -318,6 +391,7 @@ def noise_table_slice(config: dict, levels: dict[str, float], runs: dict[str, di
         "segmentation": config["experiments"]["noise"]["segmentation"],
         "bootstrap_samples": config["analysis"]["bootstrap_samples"],
         "seed": config["analysis"]["seed"],
+        "dice_bootstrap": [config["segmentation"]["bootstrap_samples"], config["segmentation"]["seed"]],
         "dpi": config["analysis"]["figures"]["dpi"],
     }
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from echobeat.analysis import experiment_figures, robustness_figures
 from echobeat.analysis.comparison import REFERENCES
-from echobeat.analysis.experiments import beside_paper, learning_curves, point_row, seed_summary
+from echobeat.analysis.experiments import beside_paper, is_paper_ef_run, learning_curves, point_row, seed_summary
 from echobeat.analysis.noise import level_summary, noise_summary
 from echobeat.analysis.tables import LABEL_COLUMNS, SIZE_COLUMNS, read_predictions, read_typed
 from echobeat.data.noise import ExampleFrames
@@ -62,7 +62,8 @@ def experiment_tables(family: str, settings: dict, inputs: dict[str, list[str]])
     if family == "training_size":
         tables["learning_curve"] = learning_curves(points)
     if family == "seeds":
-        tables["summary"] = beside_paper(summary, REFERENCES["paper"])
+        paper_runs = {p["labels"]["run"] for p in settings["points"] if is_paper_ef_run(p["ef_settings"])}
+        tables["summary"] = beside_paper(summary, REFERENCES["paper"], paper_runs)
     return tables
 
 
@@ -115,6 +116,7 @@ def noise_table(settings: dict, inputs: dict) -> pd.DataFrame:
                     run_settings["one_clip_seed"],
                     settings["bootstrap_samples"],
                     settings["seed"],
+                    settings["dice_bootstrap"],
                 )
             )
         tables.append(noise_summary(rows).assign(run=run))

@@ -78,6 +78,11 @@ VIDEO = {
 # so that every other run's slice, and the checkpoint it resumes from, stays as it was.
 SUBSET = ("train_videos", "subset_seed")
 
+# Training-slice keys that change where and how fast a run computes, not the model it trains: a
+# checkpoint made with other values resumes, and an experiment point differing only in them is the
+# same run.
+NOT_IDENTITY = ("device", "inference_batch_size", "compile")
+
 # config["predict"] keys per rule of the prediction workflow.
 PREDICT = {
     "convert": ("preprocess", "fps"),
@@ -201,6 +206,13 @@ def video_runs(config: dict) -> dict[str, dict]:
 def video_slice(run: dict, rule: str) -> dict:
     """The keys of one merged EF run (from :func:`video_runs`) that video rule ``rule`` uses."""
     return {key: run[key] for key in VIDEO[rule]} | _subset(run, rule)
+
+
+def training_identity(run: dict, stage: str) -> dict:
+    """What makes two runs of a stage (``video`` or ``segmentation``) train the same model: their
+    training slice without :data:`NOT_IDENTITY`."""
+    train = video_slice(run, "train") if stage == "video" else segmentation_slice(run, "train")
+    return {key: value for key, value in train.items() if key not in NOT_IDENTITY}
 
 
 def beat_by_beat_slice(config: dict, run: dict) -> dict:

@@ -78,6 +78,7 @@ def training_run(
     val_set = TracedFramesDataset(cache, val_rows, traces, normaliser)
     batch = settings["batch_size"]
     check_training_splits(len(train_set), len(val_set), batch, "segmentation.batch_size")
+    log.info("%s: %d TRAIN / %d VAL videos", settings["model"], len(train_rows), len(val_rows))
     # Checked once here, not again in every DataLoader worker.
     cache.check_all([*train_rows["FileName"], *val_rows["FileName"]], compute.threads)
     torch.manual_seed(settings["seed"])
