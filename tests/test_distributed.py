@@ -130,7 +130,7 @@ def test_two_gloo_processes_through_torchrun(stage_inputs, tmp_path):
     for column in ("loss", "mae"):
         assert two[column].tolist() == pytest.approx(one[column].tolist(), rel=1e-3), column
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
-    assert written == ["best.pt", "checkpoint.pt", "log.csv"], "one writer, nothing partial"
+    assert written == ["best.pt", "checkpoint.pt", "log.csv", "provenance.json"], "one writer, nothing partial"
 
 
 def processes_mentioning(text: str) -> list[int]:

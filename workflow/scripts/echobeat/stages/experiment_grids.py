@@ -75,8 +75,10 @@ def run_name(prefix: str, identity: dict) -> str:
     return f"{prefix}_{digest}"
 
 
-def _ef_prefix(run: dict) -> str:
-    subset = f"_n{run['train_videos']}" if run.get("train_videos") is not None else ""
+def _ef_prefix(run: dict, videos: int | None = None) -> str:
+    """What an EF point varies, readable: ``videos`` names a training-size point (the whole TRAIN
+    split included, whose run carries no subset)."""
+    subset = f"_n{videos}" if videos is not None else ""
     return f"{run['model']}_{run['frames']}x{run['period']}_{run['weights']}{subset}_s{run['seed']}"
 
 
@@ -246,7 +248,7 @@ def training_size_points(
                 **subset,
             }
             _check_video_run(run, key, f"{size} videos", size)
-            name = video.add(run, _ef_prefix(run))
+            name = video.add(run, _ef_prefix(run, size))
             segmentation_name = None
             if family["segmentation"]:
                 batch = family["segmentation_batch_size"]
