@@ -58,8 +58,19 @@ def sweep_figure(points: pd.DataFrame, span: int, paths, dpi: int) -> None:
                 axes.legend(fontsize=7)
             axes.set(xlabel=xlabel, ylabel=ylabel)
             if x == "frames" and not table.empty:
-                axes.set_xscale("log", base=2)
+                _log2_axis(axes, table[x])
+            elif not table.empty:
+                periods = sorted({int(v) for v in table[x].dropna()})
+                axes.set_xticks(periods, [str(v) for v in periods])
     save(figure, paths, dpi)
+
+
+def _log2_axis(axes, values) -> None:
+    """A log2 x axis ticked at the grid's own values (10 and 20 videos, not 2^4)."""
+    axes.set_xscale("log", base=2)
+    ticks = sorted({int(v) for v in values.dropna()})
+    axes.set_xticks(ticks, [str(t) for t in ticks])
+    axes.minorticks_off()
 
 
 def training_size_figure(points: pd.DataFrame, curves: pd.DataFrame, paths, dpi: int) -> None:
@@ -89,7 +100,7 @@ def training_size_figure(points: pd.DataFrame, curves: pd.DataFrame, paths, dpi:
             legend += f" (x{2 ** fit['slope']:.2f} error per doubling)"
         _spread_line(axes, rows, "train_videos", column, {"color": colour}, legend)
     for axes, ylabel in ((dice_axes, "TEST Dice"), (mae_axes, "TEST EF MAE (%)")):
-        axes.set_xscale("log", base=2)
+        _log2_axis(axes, points["train_videos"] if "train_videos" in points else pd.Series(dtype=float))
         axes.set(xlabel="TRAIN videos", ylabel=ylabel)
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=7)
