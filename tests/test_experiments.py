@@ -14,11 +14,13 @@ import yaml
 from conftest import REPO, TINY_CONFIG, copy_run, run_snakemake, tiny_workflow_config, write_config
 
 from echobeat import config_schema
+from echobeat.analysis import experiment_figures
 from echobeat.analysis.experiments import (
     beside_paper,
     evaluation_results,
     is_paper_ef_run,
     learning_curve,
+    learning_curves,
     seed_summary,
     training_results,
 )
@@ -508,3 +510,27 @@ def test_a_tiny_grid_end_to_end(finished_run, tmp_path):
     write_config(workflow / TINY_CONFIG, edited)
     planned = jobs_planned(run_snakemake(workflow, "experiments", "-n", "--configfile", TINY_CONFIG).stdout)
     assert planned == {"train_video": 1, "experiment_sweep": 1, "experiments": 1}, planned
+
+
+def test_family_figures_draw_points_and_empty_tables(tmp_path):
+    sweep = pd.DataFrame(
+        {
+            "panel": ["frames", "frames", "period"],
+            "model": ["mc3_18"] * 3,
+            "weights": ["random"] * 3,
+            "frames": [4, 8, 2],
+            "period": [1, 1, 4],
+            "best_val_loss": [40.0, 35.0, 38.0],
+            "seed": [0, 0, 0],
+        }
+    )
+    sizes = pd.DataFrame({"train_videos": [10, 20], "dice": [0.8, 0.9], "all_clips_MAE": [9.0, 7.0], "seed": [0, 0]})
+    curves = learning_curves(sizes)
+    for name, draw in {
+        "sweep": lambda table, paths: experiment_figures.sweep_figure(table, 8, paths, 50),
+        "training_size": lambda table, paths: experiment_figures.training_size_figure(table, curves, paths, 50),
+    }.items():
+        for label, table in (("points", sweep if name == "sweep" else sizes), ("empty", sweep.iloc[0:0])):
+            paths = [tmp_path / f"{name}_{label}.png", tmp_path / f"{name}_{label}.pdf"]
+            draw(table, paths)
+            assert all(path.stat().st_size > 1000 for path in paths), (name, label)
