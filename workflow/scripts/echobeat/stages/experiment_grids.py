@@ -253,7 +253,7 @@ def training_size_points(
             if family["segmentation"]:
                 batch = family["segmentation_batch_size"]
                 if batch is not None and size < batch:
-                    raise ExperimentError(  # the stage would name segmentation.batch_size
+                    raise ExperimentError(  # here, naming this key; the stage would name segmentation.batch_size
                         f"{key}.segmentation_batch_size: {batch} is more than the subset of {size} "
                         "TRAIN videos (the last incomplete batch is dropped, so no step would train)"
                     )
