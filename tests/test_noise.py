@@ -147,7 +147,7 @@ def segmentation_best(stage_inputs, tmp_path_factory) -> str:
 def test_pooled_dice_at_level_zero_is_the_plain_evaluation(stage_inputs, segmentation_best):
     paths = (stage_inputs.manifest, stage_inputs.tracings, stage_inputs.index, stage_inputs.normalisation)
     summary, per_video = segmentation_stage.evaluate(SEGMENTATION, segmentation_best, *paths)
-    table = noise_stage.noisy_segmentation_dice(SEGMENTATION, segmentation_best, *paths, level=0, seed=1)
+    table, _ = noise_stage.noisy_segmentation(SEGMENTATION, segmentation_best, *paths, level=0, seed=1)
     pd.testing.assert_frame_equal(table[per_video["TEST"].columns], per_video["TEST"])
     plain = summary[(summary["split"] == "TEST") & (summary["which"] == "overall")].iloc[0]
     samples = SEGMENTATION["bootstrap_samples"]
@@ -155,8 +155,8 @@ def test_pooled_dice_at_level_zero_is_the_plain_evaluation(stage_inputs, segment
 
 
 def test_noisy_sizes_cover_every_frame_of_the_test_videos(stage_inputs, segmentation_best):
-    paths = (stage_inputs.manifest, stage_inputs.index, stage_inputs.normalisation)
-    sizes = noise_stage.noisy_sizes(SEGMENTATION, segmentation_best, *paths, level=0.2, seed=1)
+    paths = (stage_inputs.manifest, stage_inputs.tracings, stage_inputs.index, stage_inputs.normalisation)
+    _, sizes = noise_stage.noisy_segmentation(SEGMENTATION, segmentation_best, *paths, level=0.2, seed=1)
     cache = VideoCache.open(stage_inputs.index)
     test = split_rows(pd.read_csv(stage_inputs.manifest, dtype={"FileName": str}), "TEST")
     assert len(sizes) == sum(cache.n_frames(name) for name in test["FileName"])

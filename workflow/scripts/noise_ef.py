@@ -2,16 +2,16 @@
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.stages.noise import clips_under_noise
+from echobeat.stages.noise import noisy_clip_predictions
 
 setup_logging(snakemake.log[0])
-predictions = clips_under_noise(
+predictions = noisy_clip_predictions(
     snakemake.params.settings,
-    snakemake.params.noise,
     snakemake.input.best,
     snakemake.input.manifest,
     snakemake.input.index,
     snakemake.input.normalisation,
+    **snakemake.params.noise,  # level and seed
     threads=snakemake.threads,
 )
 write_csv(snakemake.output.predictions, predictions)

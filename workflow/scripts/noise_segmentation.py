@@ -2,17 +2,17 @@
 
 from echobeat.atomic import write_csv
 from echobeat.logs import setup_logging
-from echobeat.stages.noise import segmentation_under_noise
+from echobeat.stages.noise import noisy_segmentation
 
 setup_logging(snakemake.log[0])
-dice, sizes = segmentation_under_noise(
+dice, sizes = noisy_segmentation(
     snakemake.params.settings,
-    snakemake.params.noise,
     snakemake.input.best,
     snakemake.input.manifest,
     snakemake.input.tracings,
     snakemake.input.index,
     snakemake.input.normalisation,
+    **snakemake.params.noise,  # level and seed
     threads=snakemake.threads,
 )
 write_csv(snakemake.output.dice, dice)

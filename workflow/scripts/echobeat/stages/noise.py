@@ -3,7 +3,7 @@
 Each function runs one trained model (``best.pt``) on the TEST videos with one noise level
 (:mod:`echobeat.data.noise`), through the same datasets, batch sizes and inference code as the
 plain evaluation; only the cache is wrapped (:class:`~echobeat.data.noise.NoisyVideoCache`). So
-at level 0 the tables are the plain evaluation's, number for number: ``noisy_segmentation_dice``
+at level 0 the tables are the plain evaluation's, number for number: ``noisy_segmentation``
 pools to dice.csv's TEST Dice, ``noisy_clip_predictions`` is the TEST predictions file.
 
 The original loads the last epoch's ``checkpoint.pt``; the workflow evaluates ``best.pt``.
@@ -42,7 +42,7 @@ def _noisy_test(manifest: str, index: str, normalisation: str, level: float, see
     return test, NoisyVideoCache(cache, level, seed), normaliser
 
 
-def noisy_segmentation_dice(
+def noisy_segmentation(
     settings: dict,
     best: str,
     manifest: str,
@@ -52,11 +52,14 @@ def noisy_segmentation_dice(
     level: float,
     seed: int,
     threads: int = 1,
-) -> pd.DataFrame:
-    """Per TEST video under noise: test_dice.csv's columns (Filename, Overall, Large, Small) and the
-    traced frames' counts (ED_inter, ED_pred, ED_true, ES_inter, ES_pred, ES_true).
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rule noise_segmentation: the segmentation model (``settings``: the segmentation section) on
+    the TEST videos under noise, loaded once for both tables:
 
-    ``settings`` is the segmentation section as ``evaluate_segmentation`` receives it.
+    - per TEST video, test_dice.csv's columns (Filename, Overall, Large, Small) and the traced
+      frames' counts (ED_inter, ED_pred, ED_true, ES_inter, ES_pred, ES_true);
+    - size.csv of the TEST videos (the beats that beat-by-beat EF centres its clips on, detected on
+      the noisy frames).
     """
     level = check_level(level)  # before the model is loaded
     model, compute = load_segmentation_model(settings, best, threads)
@@ -69,9 +72,13 @@ def noisy_segmentation_dice(
     table = per_video_dice(test["FileName"].tolist(), counts)
     # The counts stay beside the per-video Dice: those cannot be pooled again, counts can.
     if counts.empty:
-        return table.reindex(columns=[*table.columns, *COUNT_COLUMNS])
-    log.info("noise %.3g: traced frames of %d TEST videos", level, len(table))
-    return pd.concat([table, counts[COUNT_COLUMNS]], axis=1)
+        dice = table.reindex(columns=[*table.columns, *COUNT_COLUMNS])
+    else:
+        dice = pd.concat([table, counts[COUNT_COLUMNS]], axis=1)
+    frames = FrameBatches(cache, test["FileName"].tolist(), batch_size=settings["inference_batch_size"])
+    sizes = size_table(test, frame_sizes(model, frames, normaliser, compute), settings["beats"]["trim"])
+    log.info("noise %.3g: traced frames and every frame of %d TEST videos", level, len(test))
+    return dice, sizes
 
 
 def noisy_clip_predictions(
@@ -95,26 +102,6 @@ def noisy_clip_predictions(
     return predictions
 
 
-def noisy_sizes(
-    settings: dict,
-    best: str,
-    manifest: str,
-    index: str,
-    normalisation: str,
-    level: float,
-    seed: int,
-    threads: int = 1,
-) -> pd.DataFrame:
-    """size.csv of the TEST videos under noise (the beats that beat-by-beat EF centres its clips on,
-    detected on the noisy frames). ``settings`` is the segmentation section, as for ``sizes``."""
-    level = check_level(level)  # before the model is loaded
-    model, compute = load_segmentation_model(settings, best, threads)
-    test, cache, normaliser = _noisy_test(manifest, index, normalisation, level, seed, compute.threads)
-    frames = FrameBatches(cache, test["FileName"].tolist(), batch_size=settings["inference_batch_size"])
-    by_video = frame_sizes(model, frames, normaliser, compute)
-    return size_table(test, by_video, settings["beats"]["trim"])
-
-
 def example_frames(
     manifest: str, index: str, levels, seed: int, video: str | None = None, frame: int | None = None
 ) -> ExampleFrames:
@@ -132,32 +119,6 @@ def example_frames(
     cache = VideoCache.open(index)
     cache.check_all([row["FileName"]])
     return frames_at_levels(cache, row["FileName"], frame, levels, seed)
-
-
-def segmentation_under_noise(
-    settings: dict,
-    noise: dict,
-    best: str,
-    manifest: str,
-    tracings: str,
-    index: str,
-    normalisation: str,
-    threads: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rule noise_segmentation: TEST Dice (per video, with counts) and TEST size.csv at one level.
-
-    ``noise`` holds the ``level`` and the ``seed`` of the positions.
-    """
-    paths = (best, manifest, index, normalisation)
-    dice = noisy_segmentation_dice(settings, best, manifest, tracings, index, normalisation, **noise, threads=threads)
-    return dice, noisy_sizes(settings, *paths, **noise, threads=threads)
-
-
-def clips_under_noise(
-    settings: dict, noise: dict, best: str, manifest: str, index: str, normalisation: str, threads: int = 1
-) -> pd.DataFrame:
-    """Rule noise_ef: every TEST clip's prediction of one EF run at one level (``noise``: level, seed)."""
-    return noisy_clip_predictions(settings, best, manifest, index, normalisation, **noise, threads=threads)
 
 
 def write_examples(settings: dict, manifest: str, index: str, out: str) -> None:
