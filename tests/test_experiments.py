@@ -57,7 +57,7 @@ def grids_of(config: dict, train_videos: int | None = 7465):
     return experiment_grids(config, rule_settings.video_runs(config), train_videos)
 
 
-# --- the original's rules, at its own grid points (docs/echonet.md §10) ---
+# --- the original's rules, at its own grid points (docs/experiments.md) ---
 
 
 @pytest.mark.parametrize(

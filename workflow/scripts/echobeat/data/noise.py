@@ -1,7 +1,7 @@
 """Simulated noise (the paper's Extended Data Fig. 6): black pixels scattered over a decoded video.
 
 For a level p, ``round(p * F * H * W)`` distinct (frame, row, column) positions, drawn uniformly
-over the whole video, are set to 0 in every channel (docs: ECHONET_FACTS.md §10 E). The noise is
+over the whole video, are set to 0 in every channel (docs/experiments.md, "noise"). The noise is
 applied to the cached uint8 video, before normalisation, as the original applies it after
 decoding. Unlike the original (a fresh draw from the global RNG at every access), the draw
 depends only on (seed, level, video name): a rerun, the segmentation model and the EF model all
