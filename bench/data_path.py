@@ -74,7 +74,7 @@ def measure(workdir: Path, path: str, workers: int, clips: int) -> dict:
     else:
         cache = VideoCache.open(workdir / "cache" / "index.csv")
         table = pd.DataFrame({"FileName": manifest, "EF": np.zeros(len(manifest))})
-        dataset = ClipDataset(cache, table, normaliser, LENGTH, PERIOD, clips="random")
+        dataset = ClipDataset(cache, table, LENGTH, PERIOD, "random")
         for name in manifest:  # the one-off entry check is not part of the steady state
             cache.video(name)
     common = {"num_workers": workers, "persistent_workers": workers > 0}

@@ -110,7 +110,7 @@ def video_training(cache, manifest, normaliser, device, bf16, workers, steps, wa
     compute = compute_for(device, bf16, workers)
     model = compute.place(video_model("r2plus1d_18", "random").to(device), video=True).train()
     optimiser = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
-    dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="random", pad=12)
+    dataset = ClipDataset(cache, manifest, 32, 2, "random", pad=12, crop="symmetric")
     # Random clips are drawn per (epoch, item): the batches carry the epoch, as in the EF stage.
     loader = DataLoader(
         dataset,
@@ -126,7 +126,7 @@ def video_training(cache, manifest, normaliser, device, bf16, workers, steps, wa
 def video_inference(cache, manifest, normaliser, device, bf16, workers, steps, warmup, batch=64):
     compute = compute_for(device, bf16, workers)
     model = compute.place(video_model("r2plus1d_18", "random").to(device), video=True).eval()
-    dataset = ClipDataset(cache, manifest, normaliser, 32, 2, clips="all")
+    dataset = ClipDataset(cache, manifest, 32, 2, "all")
     loader = DataLoader(
         dataset,
         batch_size=batch,

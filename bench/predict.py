@@ -83,9 +83,9 @@ def run(compute: Compute, seg, ef, cache, name: str, normaliser: Normaliser, cli
         starts = sorted(
             {s for f in es if (s := max(0, int(f) - clip_offset(FRAMES, PERIOD))) < n_clips(n, FRAMES, PERIOD)}
         )
-        dataset = ClipDataset(cache, table, normaliser, FRAMES, PERIOD, clips="chosen", chosen=[(0, s) for s in starts])
+        dataset = ClipDataset(cache, table, FRAMES, PERIOD, "chosen", chosen=[(0, s) for s in starts])
     else:
-        dataset = ClipDataset(cache, table, normaliser, FRAMES, PERIOD, clips="all")
+        dataset = ClipDataset(cache, table, FRAMES, PERIOD, "all")
     with torch.inference_mode():
         predictions, ef_seconds = timed(lambda: predict_clips(ef, dataset, normaliser, compute, 16))
     sizes = masks.sum(axis=(1, 2))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -134,21 +137,43 @@ def stage_inputs_in(root: Path, synthetic: dict) -> dict[str, str]:
     return dataclasses.asdict(inputs)
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name``, built by ``build(folder)`` once for the whole test session: with
+    pytest-xdist, the first worker to ask builds it under the session's shared temporary folder
+    while the others wait, so no worker repeats minutes of work another has done."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-of-<user>/pytest-<n>, the parent of every worker's folder
+    folder, done = shared / "built-once" / name, shared / "built-once" / f"{name}.done"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(shared / "built-once" / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if build raises
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def stage_inputs(tmp_path_factory) -> StageInputs:
     """The data stage's outputs for 16 tiny synthetic videos (read-only): 8 TRAIN (two batches of
     4), 4 VAL, 4 TEST, 30-40 frames each."""
-    root = tmp_path_factory.mktemp("stage-inputs")
-    generate_dataset(root / "data", tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40}), threads=2)
-    return prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
+
+    def build(root: Path) -> None:
+        synthetic = tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40})
+        generate_dataset(root / "data", synthetic, threads=2)
+        inputs = prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
+        (root / "stage_inputs.json").write_text(json.dumps(dataclasses.asdict(inputs)))
+
+    root = built_once(tmp_path_factory, "stage-inputs", build)
+    return StageInputs(**json.loads((root / "stage_inputs.json").read_text()))
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """A read-only tiny synthetic dataset (copy it before changing anything)."""
-    out = tmp_path_factory.mktemp("tiny") / "data"
-    generate_dataset(out, tiny_settings(), threads=2)
-    return out
+    return built_once(tmp_path_factory, "tiny", lambda data: generate_dataset(data, tiny_settings(), threads=2))
 
 
 @pytest.fixture
@@ -191,10 +216,13 @@ def data_stage_done(tmp_path_factory) -> Path:
     """A copy of the workflow whose data stage (generator, verification, cache, normalisation) has
     run on tiny_workflow_config() (TINY_CONFIG). Shared by the session: never change it, copy it
     (``prepared_workflow``)."""
-    target = copy_workflow(tmp_path_factory.mktemp("data-stage") / "wf")
-    write_config(target / TINY_CONFIG, tiny_workflow_config())
-    run_snakemake(target, "--cores", "2", "results/data/normalisation.json", "--configfile", TINY_CONFIG)
-    return target
+
+    def build(root: Path) -> None:
+        target = copy_workflow(root / "wf")
+        write_config(target / TINY_CONFIG, tiny_workflow_config())
+        run_snakemake(target, "--cores", "2", "results/data/normalisation.json", "--configfile", TINY_CONFIG)
+
+    return built_once(tmp_path_factory, "data-stage", build) / "wf"
 
 
 @pytest.fixture
@@ -208,11 +236,14 @@ def finished_run(data_stage_done, tmp_path_factory) -> Path:
     """The whole workflow run on tiny_workflow_config() (TINY_CONFIG), and its Snakemake report in
     results/report.zip. Shared by the session: never change it; tests that run jobs take a copy
     (``copy_run``)."""
-    target = tmp_path_factory.mktemp("finished") / "wf"
-    shutil.copytree(data_stage_done, target, symlinks=True)
-    run_snakemake(target, "--cores", "2", "--configfile", TINY_CONFIG)
-    run_snakemake(target, "--report", str(target / "results/report.zip"), "--configfile", TINY_CONFIG)
-    return target
+
+    def build(root: Path) -> None:
+        target = root / "wf"
+        shutil.copytree(data_stage_done, target, symlinks=True)
+        run_snakemake(target, "--cores", "2", "--configfile", TINY_CONFIG)
+        run_snakemake(target, "--report", str(target / "results/report.zip"), "--configfile", TINY_CONFIG)
+
+    return built_once(tmp_path_factory, "finished", build) / "wf"
 
 
 def write_config(path: Path, config: dict) -> Path:

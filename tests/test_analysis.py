@@ -14,7 +14,7 @@ from echobeat.atomic import write_csv
 from echobeat.data.clips import clip_offset
 from echobeat.data.problems import DatasetFormatError
 from echobeat.stages.analysis import beat_by_beat
-from echobeat.stats import auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
+from echobeat.stats import REGRESSION_METRICS, auc_statistic, r2_pearson_statistic, regression_metrics, roc_points
 
 
 def clips(name: str, predictions) -> pd.DataFrame:
@@ -172,7 +172,7 @@ def test_r2_pearson_and_auc_by_hand():
     assert np.isnan(auc_statistic(-predicted[None], np.ones((1, 4)))[0])
     fpr, tpr = roc_points(-predicted, ef < 40)
     assert np.trapezoid(tpr, fpr) == pytest.approx(0.75)
-    rows = {r["metric"]: r["value"] for r in regression_metrics([1, 2, 3], [1, 3, 2], samples=10)}
+    rows = {r["metric"]: r["value"] for r in regression_metrics([1, 2, 3], [1, 3, 2], 10, 0, REGRESSION_METRICS)}
     assert rows["R2"] == pytest.approx(1 - 2 / 2)  # residuals 0, 1, 1 against a total of 2
 
 

@@ -99,6 +99,9 @@ def test_schema_enums_equal_the_code_constants():
 
     pairs = {
         "video.defaults.model": VIDEO_MODELS,
+        "experiments.sweep.models": VIDEO_MODELS,
+        "experiments.complexity.models": VIDEO_MODELS,
+        "experiments.sweep.weights": rule_settings.NAMED_WEIGHTS["video"],
         "video.defaults.crop": CROP_RANGES,
         "video.defaults.precision": PRECISIONS,
         "segmentation.precision": PRECISIONS,

@@ -60,7 +60,7 @@ def test_hand_worked_clip_geometry():
         take_clip(video, 2, 32, 2)
     # Crop offsets of pad = 12 cover 0..24 in both directions.
     rng = np.random.default_rng(0)
-    offsets = np.array([crop_offsets(rng, 12) for _ in range(3000)])
+    offsets = np.array([crop_offsets(rng, 12, "symmetric") for _ in range(3000)])
     assert offsets.min() == 0 and offsets.max() == 24
     # The original's range (crop: echonet): randint(0, 2 pad) stops at 23, a shift of -12..11.
     rng = np.random.default_rng(0)
@@ -93,23 +93,25 @@ def test_clips_frames_and_masks_equal_those_from_the_avi(verified):
     root, result, index = verified
     cache = VideoCache(root / "cache", index)
     normaliser = Normaliser([30.0, 31.0, 32.0], [40.0, 41.0, 42.0])
-    clips = ClipDataset(cache, result.manifest, normaliser, 32, 2, clips="all")
+    clips = ClipDataset(cache, result.manifest, 32, 2, "all")
     videos = {name: read_video(root / "data" / "Videos" / f"{name}.avi") for name in clips.names}
     assert len(clips) == sum(n_clips(v.shape[1], 32, 2) for v in videos.values())
     for i in range(len(clips)):
         v, start, _ = clips.locate(i)
         expected, n_pad = take_clip(videos[clips.names[v]], start, 32, 2)
-        raw, raw_pad = clips.raw(i)
-        np.testing.assert_array_equal(to_three_channels(raw), expected)
-        clip, target, video_index, clip_start = clips[i]
+        n = 32 - n_pad
+        item = clips[i]  # a batch of one, as the DataLoader hands it over
+        np.testing.assert_array_equal(to_three_channels(item.pixels[0, :, :n].numpy()), expected)
+        assert item.window[0].tolist() == [n, 0, 112, 0, 112]
+        assert (item.videos.item(), item.starts.item()) == (v, start)
+        clip = item.normalised(normaliser)[0]
         assert clip.shape == (3, 32, 112, 112) and clip.dtype == torch.float32
-        assert (video_index, clip_start, raw_pad) == (v, start, n_pad)
         by_hand = (expected.astype(np.float32) - normaliser.mean[:, None, None, None]) / normaliser.std[
             :, None, None, None
         ]
-        np.testing.assert_allclose(clip[:, : 32 - n_pad].numpy(), by_hand, rtol=0, atol=1e-6)
-        assert (clip[:, 32 - n_pad :] == 0).all()
-        assert target.item() == pytest.approx(result.manifest["EF"].iloc[v])
+        np.testing.assert_allclose(clip[:, :n].numpy(), by_hand, rtol=0, atol=1e-6)
+        assert (clip[:, n:] == 0).all()
+        assert item.targets.item() == pytest.approx(result.manifest["EF"].iloc[v])
     traced = TracedFramesDataset(cache, result.manifest, result.tracings, normaliser)
     for i, row in enumerate(result.manifest.itertuples()):
         ed, es, ed_mask, es_mask = traced.raw(i)
@@ -130,7 +132,9 @@ def test_random_clips_do_not_depend_on_workers(verified):
     normaliser = Normaliser([0, 0, 0], [1, 1, 1])
 
     def clips_of_two_epochs(workers: int) -> list[list[tuple[torch.Tensor, ...]]]:
-        dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, pad=12, seed=5)
+        dataset = ClipDataset(
+            VideoCache(root / "cache", index), result.manifest, 8, 2, "random", pad=12, crop="symmetric", seed=5
+        )
         shuffle = torch.Generator()
         batches = EpochBatches(ShardedBatchSampler(len(dataset), 2, shuffle, rank=0, world=1))
         loader = DataLoader(
@@ -158,8 +162,7 @@ def test_random_clips_do_not_depend_on_workers(verified):
 
 def test_random_clips_need_their_epoch(verified):
     root, result, index = verified
-    normaliser = Normaliser([0, 0, 0], [1, 1, 1])
-    dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 8, 2, seed=5)
+    dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, 8, 2, "random", seed=5)
     with pytest.raises(TypeError, match=r"\(epoch, item\) pairs"):
         dataset.locate(0)
     assert dataset.locate((3, 0)) == dataset.locate((3, 0))
@@ -168,7 +171,8 @@ def test_random_clips_need_their_epoch(verified):
 def test_augmented_batches_equal_pad_then_crop(verified):
     root, result, index = verified
     normaliser = Normaliser([30.0, 31.0, 32.0], [40.0, 41.0, 42.0])
-    dataset = ClipDataset(VideoCache(root / "cache", index), result.manifest, normaliser, 32, 2, pad=12, seed=1)
+    cache = VideoCache(root / "cache", index)
+    dataset = ClipDataset(cache, result.manifest, 32, 2, "random", pad=12, crop="symmetric", seed=1)
     items = [(4, i) for i in range(len(dataset))]  # epoch 4
     batch = dataset.__getitems__(items)
     assert batch.pixels.dtype == torch.uint8 and batch.pixels.shape[1] == 1, "grey clips travel as one uint8 channel"
@@ -177,10 +181,9 @@ def test_augmented_batches_equal_pad_then_crop(verified):
     for i, item in enumerate(items):
         video, start, offset = dataset.locate(item)
         offsets.add(offset)
-        frames, n_pad = dataset.raw(item)
+        frames, n_pad = take_clip(cache.video(dataset.names[video]), start, 32, 2)
         padded = np.concatenate([normaliser(frames), np.zeros((3, n_pad, 112, 112), np.float32)], axis=1)
         expected = pad_and_crop(padded, 12, offset)
-        np.testing.assert_array_equal(dataset[item][0].numpy(), expected)
         np.testing.assert_allclose(clips[i].numpy(), expected, rtol=0, atol=1e-6)
         assert (videos[i].item(), starts[i].item()) == (video, start)
         assert targets[i].item() == pytest.approx(result.manifest["EF"].iloc[video])

@@ -102,22 +102,21 @@ def test_the_noise_is_applied_before_normalisation(stage_inputs):
     assert drawn.sum() == removed_count(0.3, *video.shape[1:])
     clean = cache.video(name)
     assert (video[:, drawn] == 0).all() and np.array_equal(video[:, ~drawn], clean[:, ~drawn])
-    clips = ClipDataset(noisy, test.iloc[:1], normaliser, length=4, period=1, clips="all")
-    clip = clips[0][0].numpy()  # (3, 4, H, W) float32: frames 0-3 of the video
+    clips = ClipDataset(noisy, test.iloc[:1], 4, 1, "all")
+    clip = clips[0].normalised(normaliser)[0].numpy()  # (3, 4, H, W) float32: frames 0-3 of the video
     black = drawn[:4]
     # A black pixel, normalised: (0 - mean) / std in each channel.
     expected = (-normaliser.mean / normaliser.std).astype(np.float32)
     assert np.allclose(clip[:, black], expected[:, None])
-    plain = ClipDataset(cache, test.iloc[:1], normaliser, length=4, period=1, clips="all")[0][0].numpy()
+    plain = ClipDataset(cache, test.iloc[:1], 4, 1, "all")[0].normalised(normaliser)[0].numpy()
     assert np.array_equal(clip[:, ~black], plain[:, ~black])
 
 
 def test_level_zero_gives_the_plain_clip_batches(stage_inputs):
     cache = VideoCache.open(stage_inputs.index)
-    normaliser = read_normaliser(stage_inputs.normalisation)
     test = split_rows(pd.read_csv(stage_inputs.manifest, dtype={"FileName": str}), "TEST")
-    plain = ClipDataset(cache, test, normaliser, 4, 4, clips="all")
-    noisy = ClipDataset(NoisyVideoCache(cache, 0, seed=5), test, normaliser, 4, 4, clips="all")
+    plain = ClipDataset(cache, test, 4, 4, "all")
+    noisy = ClipDataset(NoisyVideoCache(cache, 0, seed=5), test, 4, 4, "all")
     assert len(plain) == len(noisy)
     indices = list(range(len(plain)))
     assert torch.equal(plain.__getitems__(indices).pixels, noisy.__getitems__(indices).pixels)

@@ -19,7 +19,7 @@ from echobeat.inference.video import predict_clips
 from echobeat.models.video import video_model
 from echobeat.models.weights import WeightsError
 from echobeat.stages.data import prepare_stage_inputs, synthetic_dataset
-from echobeat.stats import regression_metrics
+from echobeat.stats import REGRESSION_METRICS, regression_metrics
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +38,11 @@ def test_all_clip_batches_equal_one_clip_at_a_time(cached):
     model = video_model("r3d_18", "random", bias=50.0).eval()
     normaliser = Normaliser([30.0] * 3, [40.0] * 3)
     # 4 frames every 8: videos shorter than 32 frames are padded; each has max(F, 32) - 24 clips.
-    dataset = ClipDataset(cache, manifest, normaliser, 4, 8, clips="all")
+    dataset = ClipDataset(cache, manifest, 4, 8, "all")
     batched = predict_clips(model, dataset, normaliser, Compute.cpu(), batch_size=7)
     assert len(batched) == len(dataset)
     with torch.no_grad():
-        one_by_one = [model(dataset[i][0][None])[0, 0].item() for i in range(len(dataset))]
+        one_by_one = [model(dataset[i].normalised(normaliser))[0, 0].item() for i in range(len(dataset))]
     np.testing.assert_allclose(batched["Prediction"], one_by_one, rtol=0, atol=1e-4)
     for row in manifest.itertuples():
         clips = batched[batched["Filename"] == f"{row.FileName}.avi"]["Clip"].tolist()
@@ -56,7 +56,7 @@ def test_all_clip_batches_equal_one_clip_at_a_time(cached):
 
 def test_regression_metrics_by_hand():
     # Errors -5, 0, +10: MAE 5, RMSE sqrt(125 / 3), R2 1 - 125 / 516.67.
-    rows = {r["metric"]: r for r in regression_metrics([50, 60, 40], [55, 60, 30], samples=10_000, seed=3)}
+    rows = {r["metric"]: r for r in regression_metrics([50, 60, 40], [55, 60, 30], 10_000, 3, REGRESSION_METRICS)}
     assert rows["MAE"]["value"] == pytest.approx(5.0)
     assert rows["RMSE"]["value"] == pytest.approx(np.sqrt(125 / 3))
     truth = np.array([55, 60, 30])

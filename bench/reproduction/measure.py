@@ -261,7 +261,7 @@ def measure_all_clips(settings: dict, paths: dict, compute, opts, first: bool) -
     model = video_model(settings["model"], "random")
     model = compute.compiled(compute.place(model.to(device), video=True))
     cache.check_all(subset["FileName"], compute.threads)
-    dataset = ClipDataset(cache, subset, normaliser, length, period, clips="all")
+    dataset = ClipDataset(cache, subset, length, period, "all")
     setup = time.monotonic() - t0
     predictions, warm, seconds = timed_twice(
         lambda model=model: predict_clips(model, dataset, normaliser, compute, batch), device

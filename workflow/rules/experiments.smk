@@ -195,7 +195,7 @@ rule complexity_timing:
         gpu=1,
         gpu_slots=1,
         mem_mb=job_memory("complexity_timing"),
-        runtime=config["resources"]["complexity_timing"]["runtime"],
+        runtime=job_runtime("complexity_timing"),
     params:
         settings=rule_settings.complexity_slice(config),
     script:

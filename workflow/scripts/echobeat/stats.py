@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
-BOOTSTRAP_SAMPLES = 10_000
 _CHUNK = 500
 
 
 def bootstrap(
     statistic: Callable[..., np.ndarray],
     columns: tuple[np.ndarray, ...],
-    samples: int = BOOTSTRAP_SAMPLES,
-    seed: int = 0,
+    samples: int,
+    seed: int,
 ) -> tuple[float, float, float]:
     """(statistic, 5th, 95th percentile) with the original's indexing into the sorted resamples.
 
@@ -86,6 +84,10 @@ def auc_statistic(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
 
     ``score`` is higher for the positive class; a resample with one class only has no AUC (NaN).
     """
+    # Imported here: scipy.stats takes a second or more to import, and the Snakefile's parse
+    # (every snakemake command, every SLURM job) reaches this module through the comparison table.
+    from scipy.stats import rankdata
+
     positive = positive > 0.5
     ranks = rankdata(score, axis=1)
     n_positive = positive.sum(axis=1)
@@ -120,12 +122,13 @@ ANALYSIS_METRICS = {**REGRESSION_METRICS, "R2_pearson": r2_pearson_statistic}
 
 
 def regression_metrics(
-    predicted, true, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, metrics: dict | None = None
+    predicted, true, samples: int, seed: int, metrics: dict[str, Callable[..., np.ndarray]]
 ) -> list[dict]:
-    """Each metric (default MAE, RMSE, R2) with its bootstrap interval: rows of (metric, value, ci_low, ci_high)."""
+    """Each of ``metrics`` (name: statistic, e.g. ANALYSIS_METRICS) with its bootstrap interval:
+    rows of (metric, value, ci_low, ci_high)."""
     columns = (np.asarray(predicted, dtype=np.float64), np.asarray(true, dtype=np.float64))
     rows = []
-    for name, statistic in (metrics or REGRESSION_METRICS).items():
+    for name, statistic in metrics.items():
         value, low, high = bootstrap(statistic, columns, samples=samples, seed=seed)
         rows.append({"metric": name, "value": value, "ci_low": low, "ci_high": high})
     return rows

@@ -45,7 +45,7 @@ def take_clip(video: np.ndarray, start: int, length: int, period: int) -> tuple[
 CROP_RANGES = ("symmetric", "echonet")
 
 
-def crop_offsets(rng: np.random.Generator, pad: int, crop: str = "symmetric") -> tuple[int, int]:
+def crop_offsets(rng: np.random.Generator, pad: int, crop: str) -> tuple[int, int]:
     """Random (row, column) offset of the pad-and-crop augmentation: each in [0, 2*pad]
     (``symmetric``: a shift of -pad..pad) or, as the original draws it, in [0, 2*pad)
     (``echonet``: -pad..pad-1)."""

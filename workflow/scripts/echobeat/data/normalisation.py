@@ -20,9 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 
-def mean_and_std(
-    cache: VideoCache, names: list[str], samples: int = 128, length: int = 16, period: int = 2, seed: int = 0
-) -> dict:
+def mean_and_std(cache: VideoCache, names: list[str], samples: int, length: int, period: int, seed: int) -> dict:
     """Mean and std per channel (three values each, 0-255 scale) and how they were drawn."""
     if not names:
         raise ValueError("no training video to compute the normalisation from")

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from echobeat.data.cache import VideoCache
-from echobeat.data.clips import clip_starts, crop_offsets, n_clips, take_clip
+from echobeat.data.clips import CROP_RANGES, clip_starts, crop_offsets, n_clips, take_clip
 from echobeat.data.normalisation import Normaliser
 from echobeat.datasets.buffers import batch_buffer
 
@@ -96,33 +96,35 @@ class ClipDataset(Dataset):
     ``clips="random"``: one item per video, one random clip per epoch: its items are indexed by
     (epoch, item) pairs (:class:`EpochBatches` makes them), and a bare item index is refused.
     ``clips="all"``: one item per clip of every video; ``clips="chosen"``: one item per
-    (video index, clip start) of ``chosen`` (e.g. the clips centred on detected beats). An item is (clip float32
-    (3, L, H, W), EF target float32, video index, clip start); a batch from
-    ``__getitems__`` (DataLoader with ``collate_fn=prebatched``) is a :class:`ClipBatch`.
-    ``pad`` turns on the pad-and-random-crop augmentation (one crop for the whole clip).
+    (video index, clip start) of ``chosen`` (e.g. the clips centred on detected beats). A batch
+    from ``__getitems__`` (DataLoader with ``collate_fn=prebatched``) is a :class:`ClipBatch` of
+    uint8 pixels; whoever runs the model normalises it (:meth:`ClipBatch.normalised`), so the
+    dataset holds no normaliser. ``pad`` turns on the pad-and-random-crop augmentation (one
+    crop, drawn as ``crop`` says (``data.clips.CROP_RANGES``), for the whole clip).
     """
 
     def __init__(
         self,
         cache: VideoCache,
         manifest: pd.DataFrame,
-        normaliser: Normaliser,
-        length: int = 32,
-        period: int = 2,
-        clips: str = "random",
+        length: int,
+        period: int,
+        clips: str,
+        *,
         pad: int | None = None,
+        crop: str | None = None,
         seed: int = 0,
-        crop: str = "symmetric",
         chosen: list[tuple[int, int]] | None = None,
     ):
         if clips not in ("random", "all", "chosen"):
             raise ValueError(f"clips must be 'random', 'all' or 'chosen', not {clips!r}")
+        if pad and crop is None:
+            raise ValueError(f"pad needs a crop, one of {CROP_RANGES}")
         self.cache = cache
         self.names = manifest["FileName"].tolist()
         # Inference needs no label: without an EF column every target is NaN.
         ef = manifest["EF"] if "EF" in manifest else pd.Series(np.nan, index=manifest.index)
         self.targets = ef.to_numpy(dtype=np.float32)
-        self.normaliser = normaliser
         self.length, self.period, self.clips, self.pad, self.seed = length, period, clips, pad, seed
         self.crop = crop
         shapes = [cache.shapes[name] for name in self.names]
@@ -162,11 +164,6 @@ class ClipDataset(Dataset):
         offset = crop_offsets(rng, self.pad, self.crop) if self.pad else None
         return video, start, offset
 
-    def raw(self, index: int | tuple[int, int]) -> tuple[np.ndarray, int]:
-        """The clip's uint8 frames (C, n, H, W) before padding, and the number of padding frames."""
-        video, start, _ = self.locate(index)
-        return take_clip(self.cache.video(self.names[video]), start, self.length, self.period)
-
     def fill(self, index: int | tuple[int, int], out: np.ndarray) -> tuple[int, int, tuple[int, int, int, int, int]]:
         """Write item ``index``'s uint8 clip into ``out`` (C, L, H, W), zero outside its window.
 
@@ -188,12 +185,9 @@ class ClipDataset(Dataset):
         out[:, :n, rows_out, cols_out] = frames[:, :, rows_in, cols_in]
         return video, start, (n, rows_out.start, rows_out.stop, cols_out.start, cols_out.stop)
 
-    def __getitem__(self, index: int | tuple[int, int]):
-        pixels = np.empty((self.channels, self.length, *self.frame_shape), dtype=np.uint8)
-        video, start, (n, r0, r1, c0, c1) = self.fill(index, pixels)
-        clip = np.zeros((3, *pixels.shape[1:]), dtype=np.float32)
-        self.normaliser(pixels[:, :n, r0:r1, c0:c1], out=clip[:, :n, r0:r1, c0:c1])
-        return torch.from_numpy(clip), torch.tensor(self.targets[video]), video, start
+    def __getitem__(self, index: int | tuple[int, int]) -> ClipBatch:
+        """One item as a batch of one: the same path as the DataLoader's."""
+        return self.__getitems__([index])
 
     def __getitems__(self, indices: list) -> ClipBatch:
         """A whole batch at once, as uint8 (use ``collate_fn=prebatched``)."""

@@ -28,7 +28,7 @@ class Float32Head(torch.nn.Linear):
             return super().forward(x.to(self.weight.dtype))
 
 
-def video_model(name: str, weights: str = "pretrained", bias: float = ECHONET_BIAS) -> torch.nn.Module:
+def video_model(name: str, weights: str, bias: float = ECHONET_BIAS) -> torch.nn.Module:
     """A torchvision video ResNet whose fc is Linear(512, 1) with the given bias."""
     if name not in VIDEO_MODELS:
         raise ValueError(f"unknown video model {name!r}; choose one of {', '.join(VIDEO_MODELS)}")

@@ -96,7 +96,7 @@ def noisy_clip_predictions(
     level = check_level(level)  # before the model is loaded
     model, compute = load_ef_model(settings, best, threads)
     test, cache, normaliser = _noisy_test(manifest, index, normalisation, level, seed, compute.threads)
-    dataset = ClipDataset(cache, test, normaliser, settings["frames"], settings["period"], clips="all")
+    dataset = ClipDataset(cache, test, settings["frames"], settings["period"], "all")
     predictions = ef_inference.predict_clips(model, dataset, normaliser, compute, settings["inference_batch_size"])
     log.info("noise %.3g: %d clips of %d TEST videos", level, len(predictions), len(test))
     return predictions

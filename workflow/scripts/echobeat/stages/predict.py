@@ -162,14 +162,14 @@ def clip_predictions(
     videos = converted(read_inputs(inputs))
     cache = VideoCache.open(index, heal=False)
     if settings["clips"] == "all":
-        dataset = ClipDataset(cache, videos, spec.normaliser, spec.frames, spec.period, clips="all")
+        dataset = ClipDataset(cache, videos, spec.frames, spec.period, "all")
     else:
         traces = pd.read_csv(size_csv, dtype={"Filename": str})
         n_frames = {name: cache.n_frames(name) for name in videos["FileName"]}
         beats = beat_clip_starts(traces, n_frames, spec.frames, spec.period)
         position = {name: v for v, name in enumerate(videos["FileName"])}
         chosen = sorted({(position[key], int(clip)) for key, clip in zip(beats["key"], beats["Clip"], strict=True)})
-        dataset = ClipDataset(cache, videos, spec.normaliser, spec.frames, spec.period, clips="chosen", chosen=chosen)
+        dataset = ClipDataset(cache, videos, spec.frames, spec.period, "chosen", chosen=chosen)
     table = predict_clips(model, dataset, spec.normaliser, compute, settings["inference_batch_size"])
     log.info(
         "%s (%s %dx%d): %d clip(s) of %d video(s)", label, spec.model, spec.frames, spec.period, len(table), len(videos)

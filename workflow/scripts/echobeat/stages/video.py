@@ -128,9 +128,9 @@ def training_run(
     check_training_splits(len(train_table), len(val_table), batch, "the run's batch_size")
     length, period, seed = settings["frames"], settings["period"], settings["seed"]
     train_set = ClipDataset(
-        cache, train_table, normaliser, length, period, "random", settings["pad"], seed, settings["crop"]
+        cache, train_table, length, period, "random", pad=settings["pad"], crop=settings["crop"], seed=seed
     )
-    val_set = ClipDataset(cache, val_table, normaliser, length, period, "random", None, seed + 1)
+    val_set = ClipDataset(cache, val_table, length, period, "random", seed=seed + 1)
     # Checked once here, not again in every DataLoader worker of every epoch.
     cache.check_all([*train_table["FileName"], *val_table["FileName"]], compute.threads)
     bias = _fc_bias(settings, train_table)
@@ -232,7 +232,7 @@ def predict_clips_with(
     for split in ("VAL", "TEST"):
         subset = split_rows(table, split)
         cache.check_all(subset["FileName"], compute.threads)
-        dataset = ClipDataset(cache, subset, normaliser, settings["frames"], settings["period"], clips="all")
+        dataset = ClipDataset(cache, subset, settings["frames"], settings["period"], "all")
         batch = settings["inference_batch_size"]
         predictions[split] = ef_inference.predict_clips(model, dataset, normaliser, compute, batch)
         log.info("%s: %d clips of %d videos", split, len(predictions[split]), len(subset))
