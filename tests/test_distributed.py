@@ -31,7 +31,9 @@ from echobeat.stages.inputs import StageInputs
 
 REPO = Path(__file__).resolve().parents[1]
 
-SETTINGS = TINY_EF_RUN
+# 2-frame clips: the process mechanics are under test, not the model, and float64 convolutions on
+# a CPU are slow.
+SETTINGS = {**TINY_EF_RUN, "frames": 2}
 
 
 def test_sharded_batches_cut_the_one_process_batches():
@@ -155,7 +157,7 @@ def test_a_stopped_distributed_run_stops_its_workers_and_resumes(stage_inputs, t
     torchrun and both workers exit, no partial file is left, the job's log keeps every
     process's records, and the rerun resumes after the last checkpoint."""
     out = tmp_path / "run"
-    settings = {**SETTINGS, "epochs": 4}
+    settings = {**SETTINGS, "epochs": 3}
     args = [stage_inputs.manifest, stage_inputs.index, stage_inputs.normalisation]
     env = dict(os.environ, PYTHONPATH=str(REPO / "workflow" / "scripts"))
 

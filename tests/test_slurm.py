@@ -58,8 +58,8 @@ def cannot_run() -> str | None:
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.slow,
-    # One cluster per test session: with pytest-xdist every SLURM test runs on the same worker.
-    pytest.mark.xdist_group("slurm"),
+    # One cluster per test session: under pytest-xdist, conftest.pytest_xdist_make_scheduler
+    # sends every test of this file to the same worker.
     pytest.mark.skipif(cannot_run() is not None, reason=str(cannot_run())),
 ]
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throw-away single-node SLURM cluster for tests (Debian 12, run as root).
 #
+#   bash tests/slurm/cluster.sh install  # only install slurm-wlm and munge if missing
 #   bash tests/slurm/cluster.sh start    # install if needed, configure, start
 #   bash tests/slurm/cluster.sh status   # sinfo / squeue
 #   bash tests/slurm/cluster.sh stop     # cancel jobs, stop all daemons
@@ -347,11 +348,15 @@ cmd_status() {
 }
 
 case ${1:-} in
+install)
+    mkdir -p "$DIR"
+    ensure_packages
+    ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-    echo "usage: $0 start|stop|status   (state dir: \$ECHOBEAT_SLURM_DIR, default /tmp/echobeat-slurm)" >&2
+    echo "usage: $0 install|start|stop|status   (state dir: \$ECHOBEAT_SLURM_DIR, default /tmp/echobeat-slurm)" >&2
     exit 2
     ;;
 esac
