@@ -160,7 +160,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or Path(scratch)
         synthetic_dataset(SYNTHETIC, workdir / "data", threads=2)
-        inputs = prepare_stage_inputs(workdir / "data", workdir / "results", verify={}, normalisation={}, threads=2)
+        inputs = prepare_stage_inputs(workdir / "data", workdir / "results", threads=2)
         results = {
             "device": args.device,
             "mode": args.mode,

@@ -138,7 +138,7 @@ def prepare(workdir: Path, videos: int, frames: int, codec: str) -> None:
         "codec": codec,
     }
     synthetic_dataset(settings, workdir / "data", threads=2)
-    inputs = prepare_stage_inputs(workdir / "data", workdir, verify={}, normalisation={}, threads=2)
+    inputs = prepare_stage_inputs(workdir / "data", workdir, threads=2)
     (workdir / ".codec").write_text(codec)
     names = pd.read_csv(inputs.manifest, dtype={"FileName": str})["FileName"].tolist()
     (workdir / "names.json").write_text(json.dumps(names))

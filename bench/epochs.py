@@ -55,7 +55,7 @@ def prepare(workdir: Path, videos: int) -> StageInputs:
         }
         synthetic_dataset(synthetic, data, threads=2)
     # Verification and a cache that is already up to date take seconds: always from the rules' code.
-    return prepare_stage_inputs(data, workdir / "results", verify={}, normalisation={}, threads=2)
+    return prepare_stage_inputs(data, workdir / "results", threads=2)
 
 
 class WorkersOnCpu(Compute):

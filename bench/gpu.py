@@ -272,7 +272,7 @@ def main() -> None:
         }
         synthetic_dataset(settings, args.workdir / "data", threads=os.cpu_count() or 2)
     # As the data rules leave it; an up-to-date cache is reused.
-    inputs = prepare_stage_inputs(args.workdir / "data", args.workdir, {}, {}, threads=os.cpu_count() or 2)
+    inputs = prepare_stage_inputs(args.workdir / "data", args.workdir, threads=os.cpu_count() or 2)
     import pandas as pd
 
     manifest = pd.read_csv(inputs.manifest, dtype={"FileName": str})

@@ -163,7 +163,7 @@ def stage_inputs_in(root: Path, synthetic: dict) -> dict[str, str]:
     """What the data stage hands the model rules, for a synthetic dataset generated under ``root``:
     the paths of manifest, tracings, cache index and normalisation (TRAIN statistics)."""
     generate_dataset(root / "data", synthetic, threads=2)
-    inputs = prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
+    inputs = prepare_stage_inputs(root / "data", root / "results", threads=2)
     return dataclasses.asdict(inputs)
 
 
@@ -193,7 +193,7 @@ def stage_inputs(tmp_path_factory) -> StageInputs:
     def build(root: Path) -> None:
         synthetic = tiny_settings(n_videos=16, seed=5, frames={"min": 30, "max": 40})
         generate_dataset(root / "data", synthetic, threads=2)
-        inputs = prepare_stage_inputs(root / "data", root / "results", verify={}, normalisation={}, threads=2)
+        inputs = prepare_stage_inputs(root / "data", root / "results", threads=2)
         (root / "stage_inputs.json").write_text(json.dumps(dataclasses.asdict(inputs)))
 
     root = built_once(tmp_path_factory, "stage-inputs", build)

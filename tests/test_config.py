@@ -1,6 +1,7 @@
 """The config schema is the one home of each key: README tables, config.yaml, code enums and GPU rules agree with it."""
 
 import copy
+import dataclasses
 import re
 
 import jsonschema
@@ -123,6 +124,14 @@ def test_schema_enums_equal_the_code_constants():
         else:
             allowed = config_schema.enum(SCHEMA, dotted)
         assert sorted(allowed) == sorted(constant), f"{dotted}: schema {allowed} != code {list(constant)}"
+
+
+def test_verification_defaults_are_the_schemas():
+    # VerifySettings() (tests, benchmarks) must verify as a config without those keys would.
+    from echobeat.data.verify import VerifySettings
+
+    defaults = config_schema.defaults(SCHEMA)
+    assert dataclasses.asdict(VerifySettings()) == rule_settings.verify_slice(defaults)
 
 
 def test_named_weights_are_one_list():

@@ -34,7 +34,7 @@ def verified(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("datapath")
     synthetic_dataset(tiny_settings(n_videos=6, seed=3), root / "data", threads=2)
-    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, threads=2)
     tables = SimpleNamespace(
         manifest=pd.read_csv(inputs.manifest, dtype={"FileName": str}),
         tracings=pd.read_csv(inputs.tracings, dtype={"FileName": str}),

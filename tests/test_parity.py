@@ -34,7 +34,7 @@ def stage_files(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("parity")
     synthetic_dataset(tiny_settings(n_videos=6, seed=31, frames={"min": 24, "max": 40}), root / "data", threads=2)
-    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, threads=2)
     # Every video is predicted on: all of them in TEST (the normalisation stays the TRAIN split's).
     manifest = pd.read_csv(inputs.manifest, dtype={"FileName": str}).assign(Split="TEST")
     manifest.to_csv(inputs.manifest, index=False)

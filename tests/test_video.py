@@ -28,7 +28,7 @@ def cached(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("video")
     synthetic_dataset(tiny_settings(n_videos=4, seed=21, frames={"min": 26, "max": 45}), root / "data", threads=2)
-    inputs = prepare_stage_inputs(root / "data", root, verify={}, normalisation={}, threads=2)
+    inputs = prepare_stage_inputs(root / "data", root, threads=2)
     return VideoCache.open(inputs.index), pd.read_csv(inputs.manifest, dtype={"FileName": str})
 
 

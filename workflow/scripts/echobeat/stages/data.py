@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from echobeat import config_schema
 from echobeat.atomic import write_csv, write_text
 from echobeat.data.cache import VideoCache, build_cache
 from echobeat.data.normalisation import normalisation_stats
@@ -21,6 +22,7 @@ from echobeat.data.predict_examples import write_examples
 from echobeat.data.synthetic import generate_dataset
 from echobeat.data.verify import DatasetCheckFailed, Verification, VerifySettings
 from echobeat.data.verify import verify_dataset as check_dataset
+from echobeat.stages import rule_settings
 from echobeat.stages.inputs import StageInputs, split_rows
 
 log = logging.getLogger(__name__)
@@ -96,15 +98,24 @@ def predict_examples(data_dir: PathLike, out_dir: PathLike) -> list[str]:
 
 
 def prepare_stage_inputs(
-    data_dir: PathLike, out_dir: PathLike, verify: dict, normalisation: dict, threads: int = 1
+    data_dir: PathLike,
+    out_dir: PathLike,
+    verify: dict | None = None,
+    normalisation: dict | None = None,
+    threads: int = 1,
 ) -> StageInputs:
     """Verify, cache and normalise the dataset in ``data_dir`` into ``out_dir``, as the data rules do.
 
     ``verify`` and ``normalisation`` are the rules' settings (the config's ``data`` keys of
-    verification, and its ``normalisation`` section). The files land where the workflow puts them
+    verification, and its ``normalisation`` section); None takes the config schema's defaults,
+    as a run whose config leaves them out would. The files land where the workflow puts them
     under ``results/data``: manifest.csv, excluded.csv, tracings.csv, verify_report.md,
     cache/index.csv (with the cache beside it) and normalisation.json.
     """
+    if verify is None or normalisation is None:
+        defaults = config_schema.defaults(config_schema.load_schema())
+        verify = rule_settings.verify_slice(defaults) if verify is None else verify
+        normalisation = rule_settings.normalisation_slice(defaults) if normalisation is None else normalisation
     out = Path(out_dir)
     inputs = StageInputs(
         manifest=str(out / "manifest.csv"),
