@@ -114,6 +114,32 @@ def sbatch_calls(cwd: Path) -> dict[str, list[str]]:
     return calls
 
 
+# First: it needs only the data stage, so the other worker builds the finished tiny run
+# (conftest.finished_run) for the profile test meanwhile.
+def test_a_training_job_killed_at_its_time_limit_resumes(cluster, prepared_workflow):
+    # One EF run long enough to outlive a one-minute limit; each resubmission (the profile's
+    # restart-times) gets runtime x attempt minutes and resumes from the checkpoint.
+    workflow_dir = prepared_workflow  # the data stage done, locally
+    video = {**TINY_VIDEO, "defaults": {**TINY_VIDEO["defaults"], "epochs": 60}}
+    video["runs"] = {**TINY_VIDEO["runs"], "tiny_mc3": None}
+    resources = {**TINY_RESOURCES, "train_video": {"mem_mb": 1500, "runtime": 1}}
+    write_config(workflow_dir / TINY_CONFIG, tiny_workflow_config(video=video, resources=resources))
+
+    # Up to five resubmissions (the profile has two): under load an epoch takes longer, and the
+    # test is about resuming, not about how many minutes an attempt needs.
+    target = "results/video/tiny_r3d/best.pt"
+    run_on_slurm(workflow_dir, cluster, target, "--configfile", TINY_CONFIG, "--restart-times", "5")
+
+    finished = (cluster["state"] / "jobcomp.txt").read_text()
+    assert "JobState=TIMEOUT" in finished, finished[-2000:]
+    calls = sbatch_calls(workflow_dir)["train_video"]
+    assert len(calls) >= 2 and " -t 1 " in calls[0] and " -t 2 " in calls[1], calls
+    job_log = (workflow_dir / "logs/train_video/tiny_r3d.log").read_text()
+    assert "resuming after epoch" in job_log, job_log
+    log = pd.read_csv(workflow_dir / "results/video/tiny_r3d/log.csv")
+    assert log["epoch"].tolist() == [e for e in range(60) for _ in ("train", "val")]
+
+
 def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, finished_run, workflow_dir):
     # The local run: the tiny workflow's (conftest.finished_run), with the same config but resources.
     local = finished_run
@@ -151,27 +177,3 @@ def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(cluster, fin
         pd.testing.assert_frame_equal(
             pd.read_csv(workflow_dir / name), pd.read_csv(local / name), check_exact=False, rtol=1e-4, obj=name
         )
-
-
-def test_a_training_job_killed_at_its_time_limit_resumes(cluster, prepared_workflow):
-    # One EF run long enough to outlive a one-minute limit; each resubmission (the profile's
-    # restart-times) gets runtime x attempt minutes and resumes from the checkpoint.
-    workflow_dir = prepared_workflow  # the data stage done, locally
-    video = {**TINY_VIDEO, "defaults": {**TINY_VIDEO["defaults"], "epochs": 60}}
-    video["runs"] = {**TINY_VIDEO["runs"], "tiny_mc3": None}
-    resources = {**TINY_RESOURCES, "train_video": {"mem_mb": 1500, "runtime": 1}}
-    write_config(workflow_dir / TINY_CONFIG, tiny_workflow_config(video=video, resources=resources))
-
-    # Up to five resubmissions (the profile has two): under load an epoch takes longer, and the
-    # test is about resuming, not about how many minutes an attempt needs.
-    target = "results/video/tiny_r3d/best.pt"
-    run_on_slurm(workflow_dir, cluster, target, "--configfile", TINY_CONFIG, "--restart-times", "5")
-
-    finished = (cluster["state"] / "jobcomp.txt").read_text()
-    assert "JobState=TIMEOUT" in finished, finished[-2000:]
-    calls = sbatch_calls(workflow_dir)["train_video"]
-    assert len(calls) >= 2 and " -t 1 " in calls[0] and " -t 2 " in calls[1], calls
-    job_log = (workflow_dir / "logs/train_video/tiny_r3d.log").read_text()
-    assert "resuming after epoch" in job_log, job_log
-    log = pd.read_csv(workflow_dir / "results/video/tiny_r3d/log.csv")
-    assert log["epoch"].tolist() == [e for e in range(60) for _ in ("train", "val")]
