@@ -22,15 +22,20 @@ from echobeat.data.synthetic import generate_dataset  # noqa: E402
 from echobeat.stages.data import prepare_stage_inputs  # noqa: E402
 from echobeat.stages.inputs import StageInputs  # noqa: E402
 
+# The SLURM tests: one cluster, so one worker (pytest_xdist_make_scheduler), and first.
+SLURM_TESTS = "tests/test_slurm.py::"
+
 
 def pytest_collection_modifyitems(items) -> None:
     """The SLURM tests first, then the other slow tests: the order in which pytest-xdist hands
     tests to its workers. One worker starts the SLURM tests (minutes of waiting on a scheduler)
     at once while the other takes the long runs, and the short tests fill the end, instead of the
     suite ending on one worker's long test while the other idles."""
-    items.sort(key=lambda item: (item.get_closest_marker("slurm") is None, item.get_closest_marker("slow") is None))
+    items.sort(key=lambda item: (not item.nodeid.startswith(SLURM_TESTS), item.get_closest_marker("slow") is None))
 
 
+# Optional: without pytest-xdist (`-p no:xdist`) the hook is unknown, and pytest would refuse it.
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` (pyproject.toml) as this suite needs it: every test of
     tests/test_slurm.py in one unit, so one worker runs them all on one cluster (two clusters on
@@ -48,9 +53,6 @@ def pytest_xdist_make_scheduler(config, log):
             return SLURM_TESTS if nodeid.startswith(SLURM_TESTS) else nodeid
 
     return SlurmTogether(config, log)
-
-
-SLURM_TESTS = "tests/test_slurm.py::"
 
 
 def tiny_settings(**overrides) -> dict:
